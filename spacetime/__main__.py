@@ -1,0 +1,5 @@
+import sys
+
+from spacetime.cli import main
+
+sys.exit(main())
