@@ -1,0 +1,5 @@
+"""`spacetime generate` (placeholder until its module lands)."""
+
+
+def register(subparsers) -> None:
+    pass
