@@ -1,0 +1,140 @@
+"""An endless training set rendered on the fly: batches of world clips in size/length buckets.
+
+    clips = WorldClips(shapes=[(17, 128, 128), (1, 64, 128)], fps=12, batch_size=4, seed=0)
+    loader = torch.utils.data.DataLoader(clips, batch_size=None, num_workers=2)
+    batch = next(iter(loader))   # video (B, 3, T, H, W) in [-1, 1], caption [str], scene [JSON str]
+
+Each batch has one shape, drawn from `shapes` (frames, height, width): Sora-style native
+sizes, aspect ratios and lengths instead of crops to one square. Batch number i of rank r
+is drawn from `np.random.SeedSequence(seed, spawn_key=(r, i))` alone. So ranks differ;
+data-loader workers split the batch numbers (worker w of n makes i = w, w + n, ...), which
+DataLoader hands out in order: the stream is the same with any number of workers, and a
+resumed run continues exactly with `start_batch` = batches already consumed.
+A one-frame bucket is an image: still objects, no camera pan.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from spacetime.errors import RequestError
+from spacetime.world.captions import caption
+from spacetime.world.render import MIN_SIDE, render
+from spacetime.world.scene import SCENARIOS, sample_scene
+
+# (frames, height, width): 1 + 4k frames (a causal 4x VAE), sides multiples of 16, aspect 2:1 to 1:2,
+# from one-frame images to 4 seconds at 12 fps; about the same number of pixels per batch row
+DEFAULT_SHAPES: tuple[tuple[int, int, int], ...] = (
+    (1, 128, 128), (1, 96, 192), (1, 192, 96), (1, 112, 160), (1, 160, 112),
+    (17, 128, 128), (17, 96, 144), (17, 144, 96), (17, 64, 128), (17, 128, 64),
+    (33, 96, 96), (33, 64, 128), (33, 128, 64), (49, 64, 64), (49, 48, 96), (49, 96, 48),
+)
+
+
+def _worker() -> tuple[int, int]:
+    info = torch.utils.data.get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+class WorldClips(torch.utils.data.IterableDataset):
+    """Endless batches of freshly rendered world clips, one bucket shape per batch.
+
+    shapes: (frames, height, width) buckets (default `DEFAULT_SHAPES`).
+    batch_size: one int, or a dict {shape: batch size} covering every shape.
+    weights: optional relative frequency of each bucket (default: equal).
+    rank, world_size: this process among torchrun's; None reads RANK / WORLD_SIZE (default 0 / 1).
+    start_batch: batches of this rank already consumed (to resume a run where it stopped).
+    caption_style, num_objects, scenarios: passed to `caption` and `sample_scene`.
+    Use with DataLoader(batch_size=None): the dataset yields whole batches.
+    """
+
+    def __init__(
+        self,
+        shapes=DEFAULT_SHAPES,
+        *,
+        fps: float = 12.0,
+        batch_size: int | dict = 4,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        weights=None,
+        caption_style: str = "random",
+        num_objects=(1, 3),
+        scenarios=SCENARIOS,
+        start_batch: int = 0,
+    ):
+        super().__init__()
+        self.shapes = [tuple(int(v) for v in s) for s in shapes]
+        if not self.shapes:
+            raise RequestError("WorldClips needs at least one (frames, height, width) shape")
+        for t, h, w in self.shapes:
+            if t < 1 or h < MIN_SIDE or w < MIN_SIDE:
+                raise RequestError(f"bucket shape {(t, h, w)} is invalid; frames >= 1, height and width >= {MIN_SIDE}")
+        if isinstance(batch_size, dict):
+            sizes = {tuple(int(v) for v in k): int(v) for k, v in batch_size.items()}
+            missing = [s for s in self.shapes if s not in sizes]
+            if missing:
+                raise RequestError(f"batch_size dict has no entry for bucket shapes {missing}")
+            self.batch_sizes = [sizes[s] for s in self.shapes]
+        else:
+            self.batch_sizes = [int(batch_size)] * len(self.shapes)
+        if min(self.batch_sizes) < 1:
+            raise RequestError(f"batch sizes must be >= 1, got {self.batch_sizes}")
+        if not fps > 0:
+            raise RequestError(f"fps must be positive, got {fps}")
+        p = np.ones(len(self.shapes)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if p.shape != (len(self.shapes),) or np.any(p < 0) or p.sum() <= 0:
+            raise RequestError(f"weights must be {len(self.shapes)} non-negative numbers, not all zero")
+        self.weights = p / p.sum()
+        self.fps = float(fps)
+        self.seed = int(seed)
+        self.rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
+        self.world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise RequestError(f"rank {self.rank} is not within world_size {self.world_size}")
+        self.caption_style = caption_style
+        self.num_objects = num_objects
+        self.scenarios = tuple(scenarios)
+        self.start_batch = int(start_batch)
+
+    def batch(self, index: int) -> dict:
+        """Batch number `index` of this rank's stream (a pure function of seed, rank and index)."""
+        return self.make_batch(np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index))))
+
+    def make_batch(self, rng: np.random.Generator, shape_index: int | None = None) -> dict:
+        """One batch drawn with `rng` (from a random bucket unless `shape_index` is given)."""
+        if shape_index is None:
+            shape_index = int(rng.choice(len(self.shapes), p=self.weights))
+        frames, height, width = self.shapes[shape_index]
+        videos, captions, scenes = [], [], []
+        for _ in range(self.batch_sizes[shape_index]):
+            scene, text, pixels = self.sample(rng, frames, height, width)
+            videos.append(pixels)
+            captions.append(text)
+            scenes.append(scene.to_json())
+        video = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3)  # (B, 3, T, H, W) uint8
+        video = video.contiguous().float().div_(127.5).sub_(1.0)
+        return {"video": video, "caption": captions, "scene": scenes}
+
+    def sample(self, rng: np.random.Generator, frames: int, height: int, width: int):
+        """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape."""
+        seconds = frames / self.fps
+        if frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
+            image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
+            scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
+                                 aspect=width / height, motions=("still",))
+        else:
+            scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
+                                 aspect=width / height)
+        return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
+
+    def __iter__(self):
+        worker, workers = _worker()
+        index = self.start_batch + worker
+        while True:
+            yield self.batch(index)
+            index += workers
+

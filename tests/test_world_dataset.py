@@ -1,0 +1,79 @@
+"""The endless world dataset (buckets, workers, ranks) and the MP4 + manifest export."""
+
+import json
+
+import pytest
+import torch
+
+from spacetime.errors import RequestError
+from spacetime.video import read_video
+from spacetime.world.dataset import DEFAULT_SHAPES, WorldClips
+from spacetime.world.export import export_world
+from spacetime.world.scene import Scene
+
+SHAPES = [(1, 32, 16), (5, 16, 32), (9, 32, 32)]
+
+
+def first(ds, n=3):
+    it = iter(ds)
+    return [next(it) for _ in range(n)]
+
+
+def test_batches_have_one_bucket_shape_and_range():
+    ds = WorldClips(SHAPES, fps=8, batch_size={(1, 32, 16): 4, (5, 16, 32): 2, (9, 32, 32): 3}, seed=0)
+    seen = set()
+    for batch in first(ds, 12):
+        video = batch["video"]
+        b, c, t, h, w = video.shape
+        seen.add((t, h, w))
+        assert (t, h, w) in SHAPES and c == 3 and b == {1: 4, 5: 2, 9: 3}[t]
+        assert video.dtype == torch.float32 and video.is_contiguous() and video.min() >= -1 and video.max() <= 1
+        assert len(batch["caption"]) == len(batch["scene"]) == b
+        scenes = [Scene.from_json(s) for s in batch["scene"]]
+        if t == 1:  # images: nothing moves
+            assert all(o.motion == "still" for s in scenes for o in s.objects) and all(s.camera is None for s in scenes)
+    assert seen == set(SHAPES)
+
+
+def test_streams_are_reproducible_and_differ_by_rank():
+    a = first(WorldClips(SHAPES, batch_size=2, seed=7, rank=0, world_size=2))
+    b = first(WorldClips(SHAPES, batch_size=2, seed=7, rank=0, world_size=2))
+    c = first(WorldClips(SHAPES, batch_size=2, seed=7, rank=1, world_size=2))
+    assert [x["caption"] for x in a] == [x["caption"] for x in b]
+    assert all(torch.equal(x["video"], y["video"]) for x, y in zip(a, b))
+    assert [x["caption"] for x in a] != [x["caption"] for x in c]
+    resumed = first(WorldClips(SHAPES, batch_size=2, seed=7, rank=0, world_size=2, start_batch=2), 1)
+    assert resumed[0]["scene"] == a[2]["scene"]
+
+
+def test_dataloader_workers_split_one_stream():
+    ds = WorldClips([(3, 16, 16), (1, 16, 32)], batch_size=2, seed=1, rank=0, world_size=1)
+    it = iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2))
+    batches = [next(it) for _ in range(4)]  # alternately from worker 0 and worker 1
+    assert len({json.dumps(b["scene"]) for b in batches}) == 4
+    assert [b["scene"] for b in batches] == [ds.batch(i)["scene"] for i in range(4)]  # as with no workers
+
+
+def test_default_buckets_span_aspects_and_lengths():
+    aspects = [w / h for _, h, w in DEFAULT_SHAPES]
+    assert min(aspects) == 0.5 and max(aspects) == 2.0
+    assert min(t for t, _, _ in DEFAULT_SHAPES) == 1 and max(t for t, _, _ in DEFAULT_SHAPES) >= 49
+    with pytest.raises(RequestError, match="batch_size"):
+        WorldClips(SHAPES, batch_size={(1, 32, 16): 2})
+    with pytest.raises(RequestError, match="rank"):
+        WorldClips(SHAPES, rank=2, world_size=2)
+
+
+def test_export_writes_readable_clips_and_manifest(tmp_path):
+    manifest = export_world(tmp_path, 3, seed=3, sizes=[(32, 32), (48, 32)], frames=6, fps=6, progress=False)
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert len(lines) == 3
+    for record in lines:
+        assert set(record) == {"path", "caption", "fps", "frames", "width", "height", "scene"}
+        clip = read_video(tmp_path / record["path"])
+        assert clip.frames.shape == (6, record["height"], record["width"], 3)
+        assert record["caption"] and Scene.from_dict(record["scene"])
+    again = export_world(tmp_path / "again", 3, seed=3, sizes=[(32, 32), (48, 32)], frames=6, fps=6, progress=False)
+    assert again.read_text() == manifest.read_text()  # reproducible
+    with pytest.raises(RequestError, match="already exists"):
+        export_world(tmp_path, 1, progress=False)
