@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpacetimeError as e:
         print(f"spacetime: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `spacetime probe x | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("spacetime: interrupted", file=sys.stderr)
         return 130
