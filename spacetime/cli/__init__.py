@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spacetime: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `spacetime probe x | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence the flush at exit
         return 0
     except KeyboardInterrupt:
         print("spacetime: interrupted", file=sys.stderr)

@@ -1,5 +1,94 @@
-"""`spacetime train` (placeholder until its module lands)."""
+"""`spacetime train`, `spacetime cache`, `spacetime export`: train models, cache latents, export weights."""
+
+from __future__ import annotations
+
+import argparse
+
+TRAIN_EPILOG = """examples:
+  spacetime train configs/smoke.toml
+  spacetime train configs/smoke.toml --set train.steps=50 train.lr=3e-4 run.dir=runs/try
+  spacetime train configs/smoke.toml --resume          # continue from the newest valid checkpoint
+  torchrun --nproc-per-node 2 -m spacetime.train configs/smoke.toml --set parallel.strategy=fsdp
+  torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
+      -m spacetime.train configs/gpu_xl.toml
+
+The run folder (run.dir) gets config.toml, metrics.jsonl, checkpoints/step_N/ and samples/.
+See docs/training.md for every config key."""
+
+CACHE_EPILOG = """examples:
+  spacetime cache configs/real.toml OUT_DIR                  # the dataset of the config
+  spacetime cache configs/real.toml cache/ --set data.path=clips.csv --shard-size 256
+
+Then train the DiT on the latents: data.source = "cache", data.path = OUT_DIR."""
+
+EXPORT_EPILOG = """examples:
+  spacetime export runs/smoke models/smoke          # EMA weights of the newest valid checkpoint
+  spacetime export runs/smoke models/smoke --checkpoint runs/smoke/checkpoints/step_000040 --raw
+  spacetime generate "a red circle moving right" --model models/smoke -o out.mp4"""
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="TOML (or YAML) config file, e.g. configs/smoke.toml")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override config keys, e.g. train.lr=1e-4 model.preset=tiny parallel.strategy=fsdp")
+    parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
+                        help="continue the run from its newest valid checkpoint (or from the given step folder)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (metrics.jsonl is still written)")
+
+
+def run_train(args) -> int:
+    from spacetime.train.config import load_config
+    from spacetime.train.loop import train
+
+    config = load_config(args.config, args.overrides)
+    run_dir = train(config, resume=args.resume, progress=not args.no_progress)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def run_cache(args) -> int:
+    from spacetime.data.latent_cache import cache_dataset
+    from spacetime.train.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    summary = cache_dataset(config, args.out_dir, shard_size=args.shard_size)
+    print(summary)
+    return 0
+
+
+def run_export(args) -> int:
+    from spacetime.train.export import export_run
+
+    out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint, use_ema=not args.raw)
+    print(f"wrote {out}")
+    return 0
 
 
 def register(subparsers) -> None:
-    pass
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = subparsers.add_parser("train", help="train a DiT or a VAE from a config (one process or torchrun)",
+                              description="Train the diffusion transformer (model.kind = 'dit') or the video VAE "
+                                          "(model.kind = 'vae') as a config file says.",
+                              epilog=TRAIN_EPILOG, formatter_class=fmt)
+    add_train_arguments(p)
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser("cache", help="encode a dataset once into latent + text shards for fast DiT training",
+                              description="Encode every clip of the config's dataset with the frozen VAE and text "
+                                          "encoder into safetensors shards, one bucket shape per shard.",
+                              epilog=CACHE_EPILOG, formatter_class=fmt)
+    p.add_argument("config", help="config whose [data] and [model] (vae, text_encoder) say what to encode")
+    p.add_argument("out_dir", help="folder for the shards (created)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help="override config keys")
+    p.add_argument("--shard-size", type=int, default=256, help="clips per shard (default 256)")
+    p.set_defaults(func=run_cache)
+
+    p = subparsers.add_parser("export", help="write a run's EMA weights as a model folder for --model",
+                              description="Write RUN_DIR's newest valid checkpoint (EMA weights) in the inference "
+                                          "format: model_index.json, vae/ and dit/ (config.json + safetensors).",
+                              epilog=EXPORT_EPILOG, formatter_class=fmt)
+    p.add_argument("run_dir", help="training run folder (holds config.toml and checkpoints/)")
+    p.add_argument("out_dir", help="model folder to write")
+    p.add_argument("--checkpoint", default=None, help="a checkpoints/step_N folder instead of the newest valid one")
+    p.add_argument("--raw", action="store_true", help="export the raw trained weights instead of the EMA")
+    p.set_defaults(func=run_export)
