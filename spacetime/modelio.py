@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from spacetime.errors import WeightsError
@@ -91,7 +91,7 @@ def load_state_strict(model: torch.nn.Module, path: str | Path) -> None:
         raise WeightsError(f"weights file {path} is missing; re-export or re-download the model")
     try:
         state = load_file(str(path))
-    except (SafetensorsError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError) as e:
         raise WeightsError(f"{path} is not a readable safetensors file ({e}); re-export the model") from None
     own = model.state_dict()
     missing = sorted(set(own) - set(state))

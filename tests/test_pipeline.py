@@ -1,0 +1,283 @@
+"""The generation pipeline on a tiny random model: shapes, pins, loops, windows, files, refusals.
+
+Random weights make meaningless pictures, but every mechanism checked here is exact:
+known latent frames are the encoded pins, tied loop frames are identical, windows cover
+the canvas once, files have the asked frame count, size and fps.
+"""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from spacetime.conditioning import Condition
+from spacetime.errors import RequestError, SpacetimeWarning, WeightsError
+from spacetime.long_video import plan_windows
+from spacetime.model_folder import INDEX_NAME, read_model_index, write_tiny_model_folder
+from spacetime.pipeline import Pipeline
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    return write_tiny_model_folder(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def pipe(tiny_folder):
+    return Pipeline.from_pretrained(tiny_folder)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def pattern(n: int, w: int = 64, h: int = 64, seed: int = 0) -> np.ndarray:
+    """Smooth moving colour gradients: something a VAE (even random) passes on recognisably."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    phase = rng.uniform(0, 6.28, 3)
+    frames = [
+        np.stack([np.sin(6 * x + 0.3 * t + phase[c]) * np.cos(4 * y + phase[c]) for c in range(3)], -1)
+        for t in range(n)
+    ]
+    return ((np.stack(frames) + 1) * 127.5).round().astype(np.uint8)
+
+
+def round_trip(pipe, frames):
+    from spacetime.video import frames_to_tensor, tensor_to_frames
+
+    with torch.no_grad():
+        z = pipe.vae.encode_latents(frames_to_tensor(frames)[None])
+        return z, tensor_to_frames(pipe.vae.decode_latents(z, num_frames=len(frames)))
+
+
+# ---- model folders ----------------------------------------------------------------------------------
+
+
+def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
+    index = read_model_index(tiny_folder)
+    assert index["defaults"]["width"] == 64 and index["text_encoder"].endswith("text_encoder")
+    with pytest.raises(WeightsError, match="does not exist"):
+        read_model_index(tmp_path / "nope")
+    with pytest.raises(WeightsError, match="model_index.json is missing"):
+        read_model_index(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / INDEX_NAME).write_text(json.dumps({"format": "spacetime", "version": 1, "defaults": {"width": 64}}))
+    with pytest.raises(WeightsError, match="lacks"):
+        read_model_index(broken)
+
+
+def test_embedded_model_missing_says_what_to_do(monkeypatch, tmp_path):
+    import spacetime.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "EMBEDDED", tmp_path / "embedded")
+    with pytest.raises(WeightsError, match="embedded model is not in this build.*--model"):
+        Pipeline.from_pretrained()
+
+
+def test_lazy_import_from_package():
+    import spacetime
+
+    assert spacetime.Pipeline is Pipeline
+
+
+# ---- text to video ------------------------------------------------------------------------------------
+
+
+def test_generate_any_size_and_length(pipe):
+    out = pipe.generate("a red ball", width=40, height=24, frames=10, fps=6, seed=3, progress=False)
+    assert out.frames.shape == (10, 24, 40, 3) and out.frames.dtype == np.uint8
+    assert out.fps == 6 and out.seed == 3
+
+
+def test_same_seed_same_output(pipe):
+    a = pipe.generate("a ball", frames=5, seed=11, progress=False).frames
+    b = pipe.generate("a ball", frames=5, seed=11, progress=False).frames
+    c = pipe.generate("a ball", frames=5, seed=12, progress=False).frames
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_image_is_one_frame(pipe):
+    out = pipe.image("a star", width=48, height=32, seed=0, progress=False)
+    assert out.frames.shape == (1, 32, 48, 3)
+    with pytest.raises(RequestError, match="image limit"):
+        pipe.image("a star", width=4096, height=64, progress=False)
+
+
+def test_streams_to_file_with_frames_size_and_fps(pipe, tmp_path):
+    from spacetime.video import probe
+
+    path = tmp_path / "out.mp4"
+    out = pipe.generate("a ball", frames=13, fps=8, seed=0, output=path, progress=False)
+    info = probe(out.path)
+    assert (info.frame_count, info.width, info.height, info.fps) == (13, 64, 64, 8)
+    with pytest.raises(RequestError, match="exists"):
+        pipe.generate("a ball", frames=5, seed=0, output=path, progress=False)
+
+
+def test_empty_and_overlong_prompts_are_accepted_with_a_note(pipe):
+    with pytest.warns(SpacetimeWarning, match="empty prompt"):
+        pipe.generate("", frames=1, seed=0, progress=False)
+    with pytest.warns(SpacetimeWarning, match="cut"):
+        pipe.generate("über 長い " * 100, frames=1, seed=0, progress=False)
+
+
+# ---- conditioned modes: the given frames are reproduced ---------------------------------------------
+
+
+def test_animate_keeps_the_image_exactly_in_latent_space(pipe):
+    image = pattern(1)
+    z_image, recon = round_trip(pipe, image)
+    out = pipe.animate(image[0], "moves", frames=9, seed=0, paste_known=False, progress=False)
+    assert torch.equal(out.latents[:, :, :1], z_image)
+    # The causal decoder's frame 0 depends on latent 0 alone: the reconstruction of the input.
+    assert psnr(out.frames[0], recon[0]) > 40
+
+
+def test_animate_pastes_the_given_frame(pipe):
+    image = pattern(1)
+    out = pipe.animate(image[0], "moves", frames=9, seed=0, progress=False)
+    assert np.array_equal(out.frames[0], image[0])
+
+
+def test_keyframes_in_the_middle_are_known_latents(pipe):
+    key = pattern(1, seed=1)
+    clip = pattern(4, seed=2)
+    conds = [Condition(key, at=6, unit="frames"), Condition(clip, at=13, unit="frames")]
+    out = pipe.generate("", frames=21, seed=0, conditions=conds, paste_known=False, progress=False)
+    # frame 6 -> latent 2 (frames 5..8); the 4-frame clip at 13..16 is exactly latent 4.
+    held = np.repeat(key, 4, axis=0)  # the image held over its latent frame, one held context frame in front
+    z_key, _ = round_trip(pipe, np.concatenate([key, held]))
+    z_clip, recon = round_trip(pipe, np.concatenate([clip[:1], clip]))
+    assert torch.equal(out.latents[:, :, 2:3], z_key[:, :, 1:])
+    assert torch.equal(out.latents[:, :, 4:5], z_clip[:, :, 1:])
+    assert not torch.equal(out.latents[:, :, 3], out.latents[:, :, 2])
+
+
+def test_soft_pins_are_released(pipe):
+    image = pattern(1)
+    hard = pipe.animate(image[0], frames=9, seed=0, strength=1.0, paste_known=False, progress=False)
+    soft = pipe.animate(image[0], frames=9, seed=0, strength=0.5, paste_known=False, progress=False)
+    assert not torch.allclose(hard.latents[:, :, 0], soft.latents[:, :, 0])
+
+
+def test_extend_forward_backward_keeps_the_original(pipe):
+    video = pattern(9)
+    fwd = pipe.extend(video, "more", after=1.0, fps=8, seed=0, progress=False)
+    assert fwd.frames.shape == (9 + 8, 64, 64, 3)
+    assert np.array_equal(fwd.frames[:9], video)
+    both = pipe.extend(video, "more", before=0.5, after=0.5, fps=8, seed=0, progress=False)
+    assert both.frames.shape[0] == 4 + 9 + 4
+    assert np.array_equal(both.frames[4:13], video)
+
+
+def test_extend_forward_context_is_reproduced(pipe):
+    # Without pasting, the canvas's first frames are the decoded latents of the given tail.
+    video = pattern(9)
+    out = pipe.generate("", frames=17, fps=8, seed=0, conditions=[Condition(video, at=0, unit="frames")],
+                        paste_known=False, progress=False)
+    _, recon = round_trip(pipe, video)
+    assert psnr(out.frames[:9], recon) > 40
+
+
+def test_connect_holds_a_transition_and_b(pipe):
+    a, b = pattern(9, seed=1), pattern(9, seed=2)
+    out = pipe.connect(a, b, "", seconds=1.0, context_seconds=0.5, fps=8, seed=0, progress=False)
+    assert out.frames.shape[0] == 9 + 8 + 9
+    assert np.array_equal(out.frames[:9], a) and np.array_equal(out.frames[-9:], b)
+    only = pipe.connect(a, b, "", seconds=1.0, context_seconds=0.5, fps=8, seed=0, transition_only=True,
+                        progress=False)
+    assert np.array_equal(only.frames, out.frames[9:17])
+
+
+def test_edit_follows_the_input_more_at_low_strength(pipe):
+    video = pattern(9)
+    _, recon = round_trip(pipe, video)
+    low = pipe.generate("blue", edit=video, edit_strength=0.1, seed=0, progress=False)
+    high = pipe.generate("blue", edit=video, edit_strength=1.0, seed=0, progress=False)
+    assert low.frames.shape == video.shape
+    assert psnr(low.frames, recon) > psnr(high.frames, recon) + 3
+
+
+# ---- loops ------------------------------------------------------------------------------------------------
+
+
+def test_loop_closes(pipe):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 16 frames is a whole number of groups: no note
+        out = pipe.generate("circles", frames=16, seed=0, loop=True, progress=False)
+    assert out.frames.shape[0] == 16
+    z = out.latents[0]  # (C, T' + tie, h, w): canvas latents 0..4, tied tail 5..6
+    assert torch.equal(z[:, 5], z[:, 1]) and torch.equal(z[:, 6], z[:, 2])
+    # Written latents are 1..4 and the tail follows latent 4: the step from the last written
+    # latent back to the first is an ordinary step of the sequence, not a cut.
+    steps = [(z[:, j + 1] - z[:, j]).norm() for j in range(1, 5)]
+    wrap = (z[:, 1] - z[:, 4]).norm()
+    assert torch.allclose(wrap, steps[-1])
+    assert wrap <= 1.5 * torch.stack(steps[:-1]).median()
+
+
+def test_loop_of_a_video_ends_where_it_starts(pipe):
+    video = pattern(9)
+    out = pipe.loop_video(video, seconds=1.0, context_seconds=0.5, fps=8, seed=0, progress=False)
+    assert out.frames.shape[0] == 9 + 8 and np.array_equal(out.frames[:9], video)
+
+
+# ---- long video --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("total, window, context, anchor", [(5, 8, 2, True), (20, 8, 2, True), (21, 6, 1, False)])
+def test_windows_cover_the_canvas_once(total, window, context, anchor):
+    windows = plan_windows(total, window=window, context=context, anchor=anchor)
+    new = [i for w in windows for i in w.new]
+    assert new == list(range(total))
+    assert all(len(w.frames) == min(window, total) for w in windows)
+    for w in windows[1:]:
+        assert set(w.frames) - set(w.new) >= ({0} if anchor else set())
+        assert min(w.new) > 0 and all(i in w.frames for i in w.new)
+
+
+def test_long_video_in_windows(pipe, monkeypatch):
+    monkeypatch.setattr(pipe, "window", 4)
+    monkeypatch.setattr(pipe, "context", 1)
+    image = pattern(1)
+    out = pipe.generate("", frames=41, seed=0, conditions=[Condition(image, at=0, unit="frames")],
+                        paste_known=False, progress=False)  # 11 latent frames in 4 windows
+    assert out.frames.shape[0] == 41
+    z_image, _ = round_trip(pipe, image)
+    assert torch.equal(out.latents[:, :, :1], z_image)
+    short = pipe.generate("", frames=41, seed=0, conditions=[Condition(image, at=0, unit="frames")],
+                          paste_known=False, progress=False)
+    assert torch.equal(out.latents, short.latents)
+
+
+# ---- refusals ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(width=8, height=64), "minimum"),
+        (dict(width=200_000, height=200_000, frames=1), "needs about .* GiB"),
+        (dict(frames=5, conditions=[Condition(np.zeros((9, 64, 64, 3), np.uint8))]), "longer than"),
+        (dict(frames=9, conditions=[Condition(np.zeros((1, 64, 64, 3), np.uint8), at=3.0)]), "outside"),
+        (dict(frames=9, sampler="ddim"), "sampler"),
+        (dict(seconds=-1), "positive"),
+    ],
+)
+def test_impossible_requests_are_refused(pipe, kwargs, match):
+    with pytest.raises(RequestError, match=match):
+        pipe.generate("x", seed=0, progress=False, **kwargs)
+
+
+def test_bad_input_file_is_a_read_error(pipe, tmp_path):
+    from spacetime.errors import VideoReadError
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(VideoReadError):
+        pipe.animate(bad, frames=5, progress=False)
