@@ -1,0 +1,72 @@
+"""`spacetime export RUN_DIR OUT_DIR`: a run's EMA weights in the inference format.
+
+A DiT run is written through `spacetime.model_folder.write_model_folder` (model_index.json,
+vae/, dit/), with the frozen VAE and the text encoder the run trained with, so that
+`Pipeline.from_pretrained(OUT_DIR)` and every command's `--model OUT_DIR` load it. A VAE
+run is written as one component folder (config.json + model.safetensors) that
+`VideoVAE.from_pretrained(OUT_DIR)` loads and a later DiT run names as `model.vae`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from spacetime.errors import RequestError
+from spacetime.train.checkpoint import CheckpointError, CheckpointManager
+from spacetime.train.config import load_config
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
+               use_ema: bool = True, defaults: dict | None = None) -> Path:
+    """Write the (EMA) weights of `checkpoint` (default: the newest valid one) to `out_dir`."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.toml"
+    if not config_path.is_file():
+        raise RequestError(f"{config_path} is missing; RUN_DIR must be a training run folder (run.dir of a config)")
+    config = load_config(config_path)
+    manager = CheckpointManager(run_dir / "checkpoints")
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        try:
+            manager.verify(path)
+        except CheckpointError as e:
+            raise RequestError(f"--checkpoint {path}: {e}") from None
+    else:
+        found = manager.latest_valid()
+        if found is None:
+            raise RequestError(f"{run_dir / 'checkpoints'} holds no valid checkpoint; train first or check RUN_DIR")
+        path = found[0]
+
+    device = torch.device("cpu")
+    if config.model.kind == "vae":
+        from spacetime.train.tasks import VAETask
+
+        model = VAETask(config, device).model
+    else:
+        from spacetime.train.tasks import DiTTask
+
+        task = DiTTask(config, device)
+        model = task.model
+    weights = load_file(str(path / "model.safetensors"))
+    if use_ema:
+        weights.update(load_file(str(path / "ema.safetensors")))  # EMA covers parameters; buffers stay
+    model.load_state_dict(weights, strict=True)
+    model.eval()
+    out = Path(out_dir)
+    if config.model.kind == "vae":
+        return model.save_pretrained(out)
+
+    from spacetime.model_folder import write_model_folder
+
+    frames, height, width = config.train.sample_shape
+    fps = config.data.fps
+    base = dict(width=int(width), height=int(height), fps=fps, seconds=round(frames / fps, 3),
+                steps=max(config.train.sample_steps, 20), guidance=4.0, sampler="euler")
+    text_encoder = config.model.text_encoder
+    if text_encoder != "default":
+        text_encoder = str(Path(text_encoder).resolve())
+    return write_model_folder(out, vae=task.vae, dit=model, text_encoder=text_encoder,
+                              defaults={**base, **(defaults or {})})

@@ -1,0 +1,248 @@
+"""What is trained and on what: one small object per model kind, one per data source.
+
+A *task* owns the trained module (`task.model`) and the frozen helpers it needs, and says
+how a batch becomes a loss:
+- `DiTTask`: captions -> text states with the frozen encoder (text dropout -> the empty
+  prompt, for classifier-free guidance), video -> normalised latents with the frozen VAE
+  (or latents straight from a cache), then `flow.training_loss` with random known-frame
+  masks (`flow.random_known_mask`), so one model learns every conditioning.
+- `VAETask`: `vae_loss` on pixels.
+
+A *data source* is indexed by micro-batch number: `source.batch(i)` is this rank's i-th
+micro-batch, the same on every run with the same seed. The checkpoint's data position is
+that number, so a resumed run reads exactly what the killed one would have read.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from spacetime.errors import RequestError
+from spacetime.train.config import TrainConfig
+
+
+# ---- data sources -----------------------------------------------------------------------------------
+
+
+class WorldSource:
+    """Batches of the synthetic world (spacetime.world.WorldClips), one bucket shape per batch."""
+
+    def __init__(self, config: TrainConfig, rank: int, world_size: int):
+        from spacetime.world.dataset import WorldClips
+
+        d = config.data
+        self.seed = config.run.seed
+        self.rank = rank
+        self.clips = WorldClips(shapes=[tuple(s) for s in d.shapes], fps=d.fps, batch_size=d.batch_size,
+                                seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style)
+
+    def batch(self, index: int) -> dict:
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))
+        return self.clips.make_batch(rng)
+
+    def position(self, index: int) -> dict:
+        return {"micro_batches": index}
+
+    def describe(self) -> str:
+        return f"world clips, buckets {self.clips.shapes}, batch {self.clips.batch_sizes[0]} per process"
+
+
+def build_source(config: TrainConfig, rank: int, world_size: int):
+    d = config.data
+    if d.source == "world":
+        return WorldSource(config, rank, world_size)
+    if d.source == "toy":
+        from spacetime.train.toy import ToySource
+
+        dim = int(config.model.overrides.get("dim", 32))
+        return ToySource(config.run.seed, d.batch_size, rank, world_size, dim=dim)
+    if d.source in ("manifest", "folder"):
+        from spacetime.data.dataset import VideoBatches
+
+        return VideoBatches.from_config(config, rank=rank, world_size=world_size)
+    if d.source == "cache":
+        from spacetime.data.latent_cache import CachedLatents
+
+        return CachedLatents(d.path, seed=config.run.seed, rank=rank, world_size=world_size)
+    raise RequestError(f"unknown data.source {d.source!r}")
+
+
+# ---- tasks --------------------------------------------------------------------------------------------
+
+
+def load_frozen_vae(ref: str, device: torch.device, seed: int = 0) -> nn.Module:
+    """A VAE preset name (random weights, for tests and smoke runs) or a VAE folder."""
+    from spacetime.vae import VAE_PRESETS, VAEConfig, VideoVAE
+
+    if ref in VAE_PRESETS:
+        gen_state = torch.get_rng_state()
+        torch.manual_seed(seed + 1)  # the same random VAE on every rank and every resume
+        vae = VideoVAE(VAEConfig.preset(ref))
+        torch.set_rng_state(gen_state)
+    else:
+        vae = VideoVAE.from_pretrained(ref)
+    return vae.to(device).eval().requires_grad_(False)
+
+
+def load_text_encoder(ref: str, device: torch.device):
+    from spacetime.text import TextEncoder
+
+    encoder = TextEncoder.from_pretrained(None if ref == "default" else ref)
+    return encoder.to(device)
+
+
+class DiTTask:
+    kind = "dit"
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        from spacetime.dit import DiT, DiTConfig
+
+        self.config = config
+        self.device = device
+        m = config.model
+        self.vae = load_frozen_vae(m.vae, device, seed=config.run.seed)
+        self.text_encoder = load_text_encoder(m.text_encoder, device)
+        if m.init:
+            self.model = DiT.from_pretrained(m.init)
+        else:
+            fields = dict(in_channels=self.vae.config.latent_channels, text_dim=self.text_encoder.dim)
+            fields.update(m.overrides)
+            try:
+                self.model = DiT(DiTConfig.preset(m.preset, **fields) if m.preset else DiTConfig(**fields))
+            except (TypeError, ValueError) as e:
+                raise RequestError(f"model: cannot build DiT preset {m.preset!r} with {m.overrides}: {e}") from None
+        self.model.train()
+        if self.model.config.text_dim != self.text_encoder.dim:
+            raise RequestError(f"the DiT takes text of width {self.model.config.text_dim} but model.text_encoder "
+                               f"gives {self.text_encoder.dim}; use the encoder it was trained with")
+        self.null_text, self.null_mask = self.text_encoder.encode([""])  # (1, L, D), (1, L)
+        self.mask_probs = dict(config.train.mask_probs) or None
+
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        self.model.set_activation_checkpointing(enabled)
+
+    @torch.no_grad()
+    def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(latents (B, C, T', h, w), text (B, L, D), text_mask (B, L)) on the device."""
+        if "latents" in batch:
+            x0 = batch["latents"].to(self.device)
+        else:
+            x0 = self.vae.encode_latents(batch["video"].to(self.device))
+        if "text" in batch:
+            text, mask = batch["text"].to(self.device), batch["text_mask"].to(self.device)
+        else:
+            text, mask = self.text_encoder.encode(list(batch["caption"]))
+        return x0, text, mask
+
+    def tokens(self, x0: torch.Tensor) -> int:
+        pt, ph, pw = self.model.config.patch_size
+        B, _, T, H, W = x0.shape
+        return B * math.ceil(T / pt) * math.ceil(H / ph) * math.ceil(W / pw)
+
+    def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        from spacetime import flow
+
+        x0, text, mask = self.inputs(batch)
+        t = self.config.train
+        tokens = self.tokens(x0)
+        shift = t.shift if t.shift > 0 else flow.shift_for_tokens(tokens // x0.shape[0])
+        loss, stats = flow.training_loss(
+            model, x0, text, mask, generator=generator, shift=shift, mask_probs=self.mask_probs,
+            image_prob=t.image_prob, text_drop=t.text_drop, null_text=self.null_text, null_mask=self.null_mask,
+        )
+        stats.update(samples=x0.shape[0], tokens=tokens)
+        return loss, stats
+
+    @torch.no_grad()
+    def sample(self, model: nn.Module, path: Path, generator: torch.Generator, write: bool = True) -> Path | None:
+        """One clip of `train.sample_prompt` with Euler steps, decoded and written to `path` (.mp4).
+
+        write=False runs the same forwards without writing (the other ranks under FSDP2)."""
+        from spacetime import flow
+        from spacetime.vae import latent_frames
+        from spacetime.video import tensor_to_frames, write_video
+
+        t = self.config.train
+        frames, height, width = t.sample_shape
+        text, mask = self.text_encoder.encode([t.sample_prompt])
+        shape = (1, self.vae.config.latent_channels, latent_frames(frames), -(-height // 8), -(-width // 8))
+        x = torch.randn(shape, generator=generator).to(self.device)
+        shift = t.shift if t.shift > 0 else flow.shift_for_tokens(self.tokens(x))
+        was_training = model.training
+        model.eval()
+        z = flow.sample_euler(lambda x, tt: model(x, tt, text, mask), x, flow.sigma_schedule(t.sample_steps, shift))
+        model.train(was_training)
+        if not write:
+            return None
+        video = self.vae.decode_latents(z, num_frames=frames, height=height, width=width)
+        return write_video(path.with_suffix(".mp4"), tensor_to_frames(video.float().cpu()), self.config.data.fps)
+
+
+class VAETask:
+    kind = "vae"
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        from spacetime.vae import VAEConfig, VideoVAE
+
+        self.config = config
+        self.device = device
+        m = config.model
+        if m.init:
+            self.model = VideoVAE.from_pretrained(m.init)
+        else:
+            try:
+                fields = {**(VAEConfig.preset(m.preset).__dict__ if m.preset else {}), **m.overrides}
+                self.model = VideoVAE(VAEConfig(**fields))
+            except (TypeError, ValueError) as e:
+                raise RequestError(f"model: cannot build VAE preset {m.preset!r} with {m.overrides}: {e}") from None
+        self.model.train()
+
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        if enabled:
+            raise RequestError("train.activation_checkpointing is not implemented for the VAE; set it to false")
+
+    def tokens(self, video: torch.Tensor) -> int:
+        from spacetime.vae import latent_frames
+
+        B, _, T, H, W = video.shape
+        return B * latent_frames(T) * -(-H // 8) * -(-W // 8)
+
+    def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        from spacetime.vae_loss import vae_loss
+
+        video = batch["video"].to(self.device)
+        t = self.config.train
+        out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight, generator=generator)
+        stats = {k: float(v) for k, v in out.items() if k != "loss"}
+        stats.update(loss=float(out["loss"].detach()), samples=video.shape[0], tokens=self.tokens(video))
+        return out["loss"], stats
+
+    @torch.no_grad()
+    def sample(self, model: nn.Module, path: Path, generator: torch.Generator, write: bool = True,
+               batch: dict | None = None) -> Path | None:
+        """Input (top) over reconstruction (bottom) of the first clip of `batch`, as .mp4 (or .png for an image)."""
+        from spacetime.video import tensor_to_frames, write_video
+
+        video = batch["video"][:1].to(self.device)
+        was_training = model.training
+        model.eval()
+        z = model.encode_latents(video)
+        recon = model.decode_latents(z, num_frames=video.shape[2], height=video.shape[3], width=video.shape[4])
+        model.train(was_training)
+        both = torch.cat([video, recon.clamp(-1, 1).to(video.dtype)], dim=3)  # stacked along height
+        suffix = ".png" if video.shape[2] == 1 else ".mp4"
+        frames = tensor_to_frames(both.float().cpu())
+        return write_video(path.with_suffix(suffix), frames[0] if suffix == ".png" else frames, self.config.data.fps)
+
+
+def build_task(config: TrainConfig, device: torch.device):
+    if config.model.kind == "toy":
+        from spacetime.train.toy import ToyTask
+
+        return ToyTask(config, device)
+    return DiTTask(config, device) if config.model.kind == "dit" else VAETask(config, device)

@@ -1,0 +1,173 @@
+"""Training: config files and overrides, the schedule, DiT and VAE runs on the world, resume, export, CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from spacetime.train.config import ConfigError, TrainConfig, config_from_dict, dump_toml, load_config
+from spacetime.train.loop import lr_at, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread is fastest, and avoids OpenMP spinning on a busy shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_text_encoder(tmp_path_factory) -> Path:
+    """A one-layer 32-wide random BERT with the bundled MiniLM tokenizer (fast to load and run)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from spacetime.text import default_encoder_path
+
+    folder = tmp_path_factory.mktemp("text_encoder")
+    tokenizer = AutoTokenizer.from_pretrained(str(default_encoder_path()), local_files_only=True)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def dit_config(run_dir, text_encoder, *extra):
+    return load_config(ROOT / "configs" / "smoke.toml", [
+        f'run.dir="{run_dir}"', f'model.text_encoder="{text_encoder}"', "data.shapes=[[1,16,16],[5,16,32]]",
+        "data.batch_size=2", "train.sample_shape=[5,16,16]", "train.sample_steps=2", "train.peak_flops=1e9",
+        "train.checkpoint_every=2", *extra])
+
+
+# ---- config ---------------------------------------------------------------------------------------------
+
+
+def test_smoke_config_reads_and_overrides_apply():
+    config = load_config(ROOT / "configs" / "smoke.toml", ["train.lr=1e-3", "parallel.strategy=fsdp",
+                                                           "data.shapes=[[1,32,32]]", 'run.dir="x y"'])
+    assert config.train.lr == 1e-3 and config.parallel.strategy == "fsdp"
+    assert config.data.shapes == [[1, 32, 32]] and config.run.dir == "x y"
+    assert config.model.kind == "dit"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    assert isinstance(load_config(path), TrainConfig)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="train.lrr"):
+        load_config(None, ["train.lrr=1"])
+    with pytest.raises(ConfigError, match="unknown section"):
+        config_from_dict({"trian": {}})
+    with pytest.raises(ConfigError, match="train.steps must be int"):
+        load_config(None, ["train.steps=1.5"])
+    with pytest.raises(ConfigError, match="parallel.strategy"):
+        load_config(None, ["parallel.strategy=zero3"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["lr=1"])
+    with pytest.raises(ConfigError, match="needs data.path"):
+        load_config(None, ["data.source=manifest"])
+
+
+def test_dumped_config_reads_back_equal():
+    config = load_config(ROOT / "configs" / "smoke.toml", ["model.overrides={depth = 3}"])
+    assert config_from_dict(__import__("tomllib").loads(dump_toml(config))) == config
+
+
+def test_learning_rate_warmup_then_cosine():
+    t = load_config(None, ["train.lr=1.0", "train.warmup_steps=4", "train.steps=14", "train.decay=cosine",
+                           "train.min_lr_ratio=0.1"]).train
+    assert [lr_at(s, t) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_at(4, t) == pytest.approx(1.0)
+    assert lr_at(9, t) == pytest.approx(0.55)
+    assert lr_at(14, t) == pytest.approx(0.1)
+
+
+# ---- runs ------------------------------------------------------------------------------------------------
+
+
+def test_dit_on_world_logs_samples_and_resumes_exactly(tmp_path, tiny_text_encoder):
+    extra = ("train.steps=4", "train.sample_every=4", "run.deterministic=true", "train.grad_accum=2")
+    train(dit_config(tmp_path / "a", tiny_text_encoder, *extra), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "a/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(r["tokens_per_s"] > 0 and 0 < r["mfu"] and r["samples_per_s"] > 0 for r in records)
+    assert {"loss", "t_mean", "known_frac", "grad_norm", "lr"} <= set(records[0])
+    assert (tmp_path / "a/samples/step_000004.mp4").stat().st_size > 0
+
+    # killed after step 3 (its last checkpoint: step 2), then resumed: the same weights, bit for bit
+    train(dit_config(tmp_path / "b", tiny_text_encoder, *extra, "train.sample_every=0"), progress=False, stop_after=3)
+    train(dit_config(tmp_path / "b", tiny_text_encoder, *extra, "train.sample_every=0"), resume=True, progress=False)
+    for name in ("model", "ema", "optimizer"):
+        a = load_file(str(tmp_path / f"a/checkpoints/step_000004/{name}.safetensors"))
+        b = load_file(str(tmp_path / f"b/checkpoints/step_000004/{name}.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_dit_with_bf16_and_activation_checkpointing(tmp_path, tiny_text_encoder):
+    config = dit_config(tmp_path, tiny_text_encoder, "train.steps=2", "train.mixed_precision=bf16",
+                        "train.activation_checkpointing=true", "train.text_drop=1.0", "train.image_prob=0.5")
+    train(config, progress=False)
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert torch.isfinite(torch.tensor(record["loss"]))
+
+
+def test_vae_trains_through_the_same_entry_point(tmp_path):
+    config = load_config(None, [f'run.dir="{tmp_path}"', "model.kind=vae", "model.preset=tiny",
+                                "data.shapes=[[5,16,16]]", "data.batch_size=1", "train.steps=2",
+                                "train.sample_every=2", "train.peak_flops=1e9", "train.lr=1e-3"])
+    train(config, progress=False)
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"loss", "l1", "kl", "psnr"} <= set(record)
+    assert (tmp_path / "samples/step_000002.mp4").is_file()
+
+
+def test_export_writes_a_model_folder_with_the_ema_weights(tmp_path, tiny_text_encoder):
+    from spacetime.model_folder import read_model_folder
+    from spacetime.train.export import export_run
+
+    train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=2", "train.ema_decay=0.5"), progress=False)
+    out = export_run(tmp_path / "run", tmp_path / "model")
+    vae, dit, text_encoder, defaults = read_model_folder(out)
+    ema = load_file(str(tmp_path / "run/checkpoints/step_000002/ema.safetensors"))
+    raw = load_file(str(tmp_path / "run/checkpoints/step_000002/model.safetensors"))
+    state = dit.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in ema.items())
+    assert any(not torch.equal(raw[k], v) for k, v in ema.items())  # EMA, not the raw weights
+    assert Path(text_encoder) == tiny_text_encoder.resolve()
+    assert defaults["width"] == 16 and defaults["fps"] == 8.0
+
+
+def test_cli_help_has_examples():
+    for command in ("train", "cache", "export"):
+        out = subprocess.run([sys.executable, "-m", "spacetime", command, "--help"], capture_output=True, text=True,
+                             cwd=ROOT)
+        assert out.returncode == 0 and "examples:" in out.stdout, out.stderr
+
+
+def test_cli_reports_a_bad_config_in_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nsteps = 'many'\n")
+    out = subprocess.run([sys.executable, "-m", "spacetime", "train", str(bad)], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"spacetime: error: {bad}: train.steps must be int, got 'many'"]
+
+
+def test_data_loader_workers_give_the_same_run(tmp_path):
+    def run(name, workers):
+        config = load_config(ROOT / "configs" / "toy.toml", [f'run.dir="{tmp_path / name}"', "train.steps=4",
+                                                             f"train.num_workers={workers}", "train.grad_accum=2"])
+        train(config, progress=False)
+        return [json.loads(line)["loss"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+
+    assert run("inline", 0) == run("workers", 2)
