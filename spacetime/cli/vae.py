@@ -24,7 +24,12 @@ blended spatial tiles; both keep memory bounded and do not change the result muc
 def register(subparsers) -> None:
     vae = subparsers.add_parser("vae", help="video compression network tools (roundtrip)")
     vae_sub = vae.add_subparsers(dest="vae_command", metavar="VAE_COMMAND")
-    vae.set_defaults(func=lambda args: (vae.print_help(), 2)[1])
+
+    def print_vae_help(args) -> int:
+        vae.print_help()
+        return 2
+
+    vae.set_defaults(func=print_vae_help)
 
     p = vae_sub.add_parser(
         "roundtrip",
