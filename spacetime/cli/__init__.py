@@ -18,11 +18,11 @@ from spacetime.errors import SpacetimeError, SpacetimeWarning
 def _subcommand_modules():
     # Imported here so that `spacetime --help` stays fast and a broken optional
     # dependency of one command cannot break the others.
-    from spacetime.cli import generate, probe, train, vae, world
+    from spacetime.cli import generate, probe, serve, train, vae, world
 
     # generate: generate, image, animate, extend, loop, connect, edit, keyframes
     # train: train, cache, export; world: world render|export|eval
-    return [generate, probe, vae, world, train]
+    return [generate, probe, vae, world, train, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

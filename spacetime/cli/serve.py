@@ -1,0 +1,5 @@
+"""`spacetime serve` (placeholder until its module lands)."""
+
+
+def register(subparsers) -> None:
+    pass
