@@ -1,0 +1,209 @@
+"""Rectified flow: noising, training timesteps and shift, conditioning masks, the loss.
+
+Rectified flow (Liu et al. 2022, "Flow Straight and Fast"; Lipman et al. 2022, "Flow
+Matching") in the form of SD3 (Esser et al. 2024, "Scaling Rectified Flow Transformers"):
+
+    x_t = (1 - t) x0 + t eps,    the model predicts the velocity  v = eps - x0,
+
+with t = 0 clean data and t = 1 pure noise. Every latent frame has its own t (shape
+(B, T)): frames that are given (known) sit at t = 0 with x_t = x0, the others share one
+t drawn per clip, and the loss covers the unknown frames only. Training draws random
+known-frame masks (none, first, last, both ends, middle span) so that one model learns
+text-to-video, image-to-video, extension, connection and keyframes.
+
+The samplers and classifier-free guidance are in `spacetime.samplers` and re-exported
+here, so `flow.sample_euler`, `flow.sigma_schedule`, `flow.cfg_velocity` work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spacetime.samplers import cfg_velocity, pad_text, sample_euler, sample_heun, sigma_schedule, time_shift
+
+__all__ = [
+    "noise",
+    "time_shift",
+    "shift_for_tokens",
+    "sample_train_t",
+    "random_known_mask",
+    "DEFAULT_MASK_PROBS",
+    "training_loss",
+    "sigma_schedule",
+    "cfg_velocity",
+    "pad_text",
+    "sample_euler",
+    "sample_heun",
+]
+
+# Share of training clips given each kind of known-frame mask.
+DEFAULT_MASK_PROBS: dict[str, float] = {
+    "none": 0.5,  # text to video
+    "first": 0.2,  # image to video, extend forward: the first k latent frames
+    "last": 0.1,  # extend backward: the last k frames
+    "both_ends": 0.1,  # connect two clips, loops: the first k and last m frames
+    "middle": 0.1,  # keyframes: one span inside the clip
+}
+
+
+def noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x_t = (1 - t) x0 + t eps, with t (B, T) broadcast over channels and space of (B, C, T, H, W)."""
+    if t.shape != (x0.shape[0], x0.shape[2]):
+        raise ValueError(f"t must be (B, T) = {(x0.shape[0], x0.shape[2])}, got {tuple(t.shape)}")
+    t = t.to(x0.dtype)[:, None, :, None, None]  # (B, 1, T, 1, 1)
+    return (1 - t) * x0 + t * eps
+
+
+def shift_for_tokens(num_tokens: int, base_shift: float = 1.0, max_shift: float = 6.0, base_tokens: int = 256) -> float:
+    """Timestep shift for a sequence of `num_tokens` tokens: base_shift * sqrt(num_tokens / base_tokens).
+
+    SD3 (Esser et al. 2024, sec. 5.3.2): more tokens carry the same signal at a higher
+    noise level, so the schedule is shifted toward noise by sqrt of the token ratio.
+    The result is clamped to [1, max_shift]; it never decreases as tokens grow.
+    """
+    if num_tokens < 1:
+        raise ValueError(f"num_tokens must be positive, got {num_tokens}")
+    return float(min(max(base_shift * math.sqrt(num_tokens / base_tokens), 1.0), max_shift))
+
+
+def sample_train_t(
+    batch: int,
+    frames: int,
+    generator: torch.Generator | None = None,
+    shift: float = 1.0,
+    mean: float = 0.0,
+    std: float = 1.0,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Training times (B, T): logit-normal (SD3's lognorm(mean, std)), then shifted.
+
+    One t per clip, repeated over its frames: every generated frame of a clip is at the
+    same noise level (known frames are set to 0 afterwards by the caller/loss).
+    """
+    gen_device = generator.device if generator is not None else device
+    u = torch.sigmoid(mean + std * torch.randn(batch, generator=generator, device=gen_device))  # (B,)
+    t = time_shift(u, shift)
+    return t.to(device)[:, None].expand(batch, frames).contiguous()  # (B, T)
+
+
+def random_known_mask(
+    batch: int,
+    frames: int,
+    generator: torch.Generator | None = None,
+    probs: dict[str, float] | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Random known-frame masks (B, T) bool for training; True = frame is given (clean).
+
+    Kinds (see DEFAULT_MASK_PROBS): "none"; "first" k frames; "last" k frames;
+    "both_ends" (first k and last m); "middle" (one span strictly inside the clip).
+    Span lengths are uniform; at least one frame always stays unknown, and a one-frame
+    clip is never conditioned.
+    """
+    probs = DEFAULT_MASK_PROBS if probs is None else probs
+    unknown = sorted(set(probs) - set(DEFAULT_MASK_PROBS))
+    if unknown or not probs or any(p < 0 for p in probs.values()) or sum(probs.values()) <= 0:
+        raise ValueError(f"probs must map kinds of {sorted(DEFAULT_MASK_PROBS)} to non-negative weights, got {probs}")
+    kinds = list(probs)
+    weights = torch.tensor([float(probs[k]) for k in kinds])
+    mask = torch.zeros(batch, frames, dtype=torch.bool)
+    if frames < 2:
+        return mask.to(device)
+    choice = torch.multinomial(weights, batch, replacement=True, generator=_cpu(generator))
+
+    def randint(low: int, high: int) -> int:  # inclusive bounds
+        return int(torch.randint(low, high + 1, (1,), generator=_cpu(generator)))
+
+    for b in range(batch):
+        kind = kinds[int(choice[b])]
+        if kind == "first":
+            mask[b, : randint(1, frames - 1)] = True
+        elif kind == "last":
+            mask[b, frames - randint(1, frames - 1) :] = True
+        elif kind == "both_ends" and frames >= 3:
+            k = randint(1, frames - 2)
+            m = randint(1, frames - 1 - k)
+            mask[b, :k] = True
+            mask[b, frames - m :] = True
+        elif kind == "middle" and frames >= 3:
+            length = randint(1, frames - 2)
+            start = randint(1, frames - 1 - length)  # the span never touches either end
+            mask[b, start : start + length] = True
+        elif kind in ("both_ends", "middle"):  # two frames: fall back to the first one given
+            mask[b, 0] = True
+    return mask.to(device)
+
+
+def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
+    """Mask draws are small CPU work; a CUDA generator cannot drive them."""
+    return generator if generator is None or generator.device.type == "cpu" else None
+
+
+def training_loss(
+    model,
+    x0: torch.Tensor,
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    known_mask: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    shift: float = 1.0,
+    *,
+    mask_probs: dict[str, float] | None = None,
+    image_prob: float = 0.0,
+    text_drop: float = 0.0,
+    null_text: torch.Tensor | None = None,
+    null_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """Rectified-flow loss: mean squared error of the velocity on unknown frames.
+
+    x0 (B, C, T, H, W) clean normalised latents; text (B, L, D), text_mask (B, L).
+    known_mask (B, T) bool: given frames (t = 0, x_t = x0, no loss). None draws
+    `random_known_mask(probs=mask_probs)`; pass an all-False mask for none.
+    image_prob: chance that this batch is trained as single-frame images (its first
+    latent frame, which the causal VAE encodes from the first frame alone).
+    text_drop: per-sample chance of replacing the prompt by `null_text`/`null_mask` (the
+    empty-prompt embedding) for classifier-free guidance; without null_text the text
+    mask is cleared instead.
+    Returns (loss, stats) with stats of python floats: loss, t_mean, known_frac.
+    """
+    B, C, T = x0.shape[:3]
+    device = x0.device
+    draw = _cpu(generator)
+    if image_prob > 0 and T > 1 and float(torch.rand(1, generator=draw)) < image_prob:
+        x0, T = x0[:, :, :1], 1
+        known_mask = None if known_mask is None else known_mask[:, :1] & False
+    if known_mask is None:
+        known_mask = random_known_mask(B, T, generator=draw, probs=mask_probs)
+    known_mask = known_mask.to(device=device, dtype=torch.bool)
+    if known_mask.shape != (B, T):
+        raise ValueError(f"known_mask must be (B, T) = {(B, T)}, got {tuple(known_mask.shape)}")
+    unknown = (~known_mask).to(x0.dtype)  # (B, T)
+    if not unknown.any():
+        raise ValueError("known_mask marks every frame of every clip as known: nothing to learn")
+
+    if text_drop > 0:
+        drop = (torch.rand(B, generator=draw) < text_drop).to(device)  # (B,)
+        if null_text is not None:
+            null_mask = torch.ones(null_text.shape[:2], dtype=torch.bool) if null_mask is None else null_mask
+            (text, null_text), (text_mask, null_mask) = pad_text([text, null_text], [text_mask, null_mask])
+            text = torch.where(drop[:, None, None], null_text.to(text).expand_as(text), text)
+            text_mask = torch.where(drop[:, None], null_mask.to(text_mask.device).expand_as(text_mask), text_mask)
+        else:
+            text_mask = text_mask & ~drop[:, None]
+
+    t = sample_train_t(B, T, generator=draw, shift=shift).to(device=device, dtype=torch.float32)  # (B, T)
+    t = t.masked_fill(known_mask, 0.0)
+    eps_device = generator.device if generator is not None else device
+    eps = torch.randn(x0.shape, generator=generator, device=eps_device).to(device=device, dtype=x0.dtype)
+    x_t = noise(x0, eps, t)  # known frames: exactly x0
+    v = model(x_t, t, text, text_mask)  # (B, C, T, H, W)
+    per_frame = (v.float() - (eps - x0).float()).pow(2).mean(dim=(1, 3, 4))  # (B, T)
+    loss = (per_frame * unknown).sum() / unknown.sum()
+    stats = {
+        "loss": float(loss.detach()),
+        "t_mean": float((t * unknown).sum() / unknown.sum()),
+        "known_frac": float(known_mask.float().mean()),
+    }
+    return loss, stats

@@ -1,0 +1,215 @@
+import json
+
+import pytest
+import torch
+
+from spacetime.dit import PRESETS, DiT, DiTConfig, apply_rope, attention, forward_flops, preset_table, rope_tables
+from spacetime.errors import WeightsError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors on a shared CPU: a second thread costs more in hand-offs than it gives."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(**overrides) -> DiTConfig:
+    return DiTConfig.preset("tiny", in_channels=4, text_dim=12, **overrides)
+
+
+def randomized(model: DiT) -> DiT:
+    """Give the zero-initialised modulation and output random values, as after training."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "modulation" in name or "out_proj" in name:
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def inputs(B=2, C=4, T=3, H=6, W=8, L=5, text_dim=12, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, C, T, H, W, generator=gen)
+    t = torch.rand(B, T, generator=gen)
+    text = torch.randn(B, L, text_dim, generator=gen)
+    mask = torch.ones(B, L, dtype=torch.bool)
+    mask[0, 3:] = False
+    return x, t, text, mask
+
+
+@pytest.mark.parametrize("T,H,W", [(1, 4, 4), (1, 5, 7), (3, 6, 8), (2, 3, 3), (4, 1, 9), (5, 2, 2), (1, 16, 6)])
+def test_shapes_for_many_grids_and_odd_sizes(T, H, W):
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs(T=T, H=H, W=W)
+    v = model(x, t, text, mask)
+    assert v.shape == x.shape and v.dtype == x.dtype
+    assert torch.isfinite(v).all() and v.abs().sum() > 0
+
+
+def test_zero_initialised_model_predicts_zero():
+    model = DiT(tiny())
+    x, t, text, mask = inputs()
+    assert model(x, t, text, mask).abs().max() == 0
+
+
+def test_each_frame_is_modulated_by_its_own_t():
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs(B=1, T=3)
+    v = model(x, t, text, mask)
+    t2 = t.clone()
+    t2[0, 2] = 1 - t2[0, 2]
+    v2 = model(x, t2, text, mask)
+    # Frame 2 changes most (its tokens are modulated differently); the others only via attention.
+    change = (v2 - v).abs().mean(dim=(0, 1, 3, 4))
+    assert change[2] > 0 and change[2] > 3 * change[:2].max()
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_padding_tokens_of_text_are_ignored(bf16):
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        v = model(x, t, text, mask)
+        text2 = text.clone()
+        text2[0, 3:] = 100.0  # padding of sample 0
+        assert torch.allclose(model(x, t, text2, mask), v, atol=1e-6)
+        text2[0, 0] = 100.0  # a real token
+        assert not torch.allclose(model(x, t, text2, mask)[0], v[0], atol=1e-3)
+
+
+def test_prompt_with_no_tokens_gives_finite_output():
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs()
+    mask[1] = False
+    assert torch.isfinite(model(x, t, text, mask)).all()
+
+
+def test_rope_tables_follow_the_grid():
+    cos, sin = rope_tables((2, 3, 4), (4, 2, 2), 10000.0, "cpu")
+    assert cos.shape == (24, 8)
+    # First token is position (0, 0, 0): no rotation; token 1 differs from token 0 only in w bands.
+    assert torch.allclose(cos[0], torch.ones(8)) and torch.allclose(sin[0], torch.zeros(8))
+    assert torch.equal(cos[1, :6], cos[0, :6]) and not torch.equal(cos[1, 6:], cos[0, 6:])
+
+
+def test_rope_scores_depend_only_on_relative_position():
+    cos, sin = rope_tables((6, 5, 5), (4, 2, 2), 10000.0, "cpu")
+    rope = (cos[:, None], sin[:, None])
+    q, k = torch.randn(1, 1, 1, 16), torch.randn(1, 1, 1, 16)
+    qr = apply_rope(q.expand(1, 150, 1, 16), *rope)[0, :, 0]  # (N, d) rotated at every grid position
+    kr = apply_rope(k.expand(1, 150, 1, 16), *rope)[0, :, 0]
+
+    def at(t, h, w):
+        return t * 25 + h * 5 + w
+
+    # The same offset (1, 2, -1) at two places gives the same score; another offset does not.
+    s1 = qr[at(0, 0, 1)] @ kr[at(1, 2, 0)]
+    s2 = qr[at(3, 2, 4)] @ kr[at(4, 4, 3)]
+    s3 = qr[at(3, 2, 4)] @ kr[at(4, 3, 3)]
+    assert torch.allclose(s1, s2, atol=1e-4) and not torch.allclose(s1, s3, atol=1e-3)
+    assert torch.allclose(qr.norm(dim=-1), q.norm().expand(150), atol=1e-4)  # rotations keep norms
+
+
+def test_same_seed_same_model_and_output():
+    x, t, text, mask = inputs()
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = randomized(DiT(tiny())).eval()
+        outs.append(model(x, t, text, mask))
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_bf16_autocast_close_to_fp32():
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs()
+    ref = model(x, t, text, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x, t, text, mask)
+    assert low.dtype == torch.float32  # the output follows the input, not the compute dtype
+    rel = (low - ref).norm() / ref.norm()
+    assert 0 < rel < 0.02, rel  # 0.005 measured
+
+
+def test_bf16_weights_run_and_follow_the_input_dtype():
+    model = randomized(DiT(tiny())).eval()
+    x, t, text, mask = inputs()
+    ref = model(x, t, text, mask)
+    low = model.to(torch.bfloat16)(x.bfloat16(), t, text, mask)
+    assert low.dtype == torch.bfloat16 and (low.float() - ref).norm() / ref.norm() < 0.02
+
+
+def test_blocked_bf16_attention_matches_sdpa_forward_and_backward():
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 1100, 16, generator=gen, requires_grad=True) for _ in range(3))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v)  # fp32
+    low = [x.detach().bfloat16().requires_grad_() for x in (q, k, v)]
+    out = attention(*low)  # 1100 queries in blocks of 953
+    assert out.dtype == torch.bfloat16 and (out.float() - ref).norm() / ref.norm() < 0.01
+    grad = torch.randn(ref.shape, generator=gen)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), grad)
+    low_grads = torch.autograd.grad(out, low, grad.bfloat16())
+    for g, r in zip(low_grads, ref_grads):
+        assert (g.float() - r).norm() / r.norm() < 0.02
+    # With a key padding mask (cross-attention to text).
+    mask = torch.ones(1, 1, 1, 1100, dtype=torch.bool)
+    mask[..., 700:] = False
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    out = attention(*low, mask)
+    assert (out.float() - ref).norm() / ref.norm() < 0.01
+
+
+def test_activation_checkpointing_gives_same_gradients():
+    model = randomized(DiT(tiny()))
+    x, t, text, mask = inputs()
+    model(x, t, text, mask).square().mean().backward()
+    ref = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_activation_checkpointing(True)
+    model(x, t, text, mask).square().mean().backward()
+    for g, r in zip((p.grad for p in model.parameters()), ref):
+        assert torch.allclose(g, r, atol=1e-6)
+
+
+def test_save_load_round_trip_is_strict(tmp_path):
+    model = randomized(DiT(tiny()))
+    model.save_pretrained(tmp_path / "dit")
+    assert json.loads((tmp_path / "dit" / "config.json").read_text())["patch_size"] == [1, 2, 2]
+    loaded = DiT.from_pretrained(tmp_path / "dit")
+    assert loaded.config == model.config
+    x, t, text, mask = inputs()
+    assert torch.equal(loaded(x, t, text, mask), model.eval()(x, t, text, mask))
+    # A folder whose config does not match its weights is refused, naming the keys.
+    config = json.loads((tmp_path / "dit" / "config.json").read_text())
+    config["depth"] = 3
+    (tmp_path / "dit" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="missing keys"):
+        DiT.from_pretrained(tmp_path / "dit")
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = DiT(tiny())
+    x, t, text, mask = inputs()
+    with pytest.raises(ValueError, match="per latent frame"):
+        model(x, t[:, :1], text, mask)
+    with pytest.raises(ValueError, match="x must be"):
+        model(x[:, :2], t, text, mask)
+    with pytest.raises(ValueError, match="text must be"):
+        model(x, t, text[..., :5], mask)
+    with pytest.raises(ValueError, match="unknown DiT preset"):
+        DiTConfig.preset("XXL")
+    with pytest.raises(ValueError, match="divisible"):
+        DiTConfig(dim=100, heads=3)
+
+
+def test_presets_grow_and_flops_count_attention():
+    sizes = [DiT(DiTConfig.preset(n)).num_params() for n in ("tiny", "S")]
+    assert sizes[0] < sizes[1]
+    assert set(PRESETS) >= {"tiny", "S", "B", "L", "XL"}
+    assert "XL" in preset_table() and "M" in preset_table().splitlines()[-1]
+    config = DiTConfig()
+    # Doubling tokens more than doubles FLOPs (attention is quadratic).
+    assert forward_flops(config, 2000, 64) > 2 * forward_flops(config, 1000, 64)

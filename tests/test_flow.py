@@ -1,0 +1,176 @@
+import pytest
+import torch
+
+from spacetime import flow
+
+
+def test_noise_interpolates_per_frame():
+    x0, eps = torch.randn(2, 3, 4, 5, 5), torch.randn(2, 3, 4, 5, 5)
+    t = torch.tensor([[0.0, 0.25, 1.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    x_t = flow.noise(x0, eps, t)
+    assert torch.equal(x_t[:, :, 0], x0[:, :, 0]) and torch.equal(x_t[1], x0[1])
+    assert torch.allclose(x_t[0, :, 1], 0.75 * x0[0, :, 1] + 0.25 * eps[0, :, 1])
+    assert torch.allclose(x_t[0, :, 2], eps[0, :, 2])
+    with pytest.raises(ValueError):
+        flow.noise(x0, eps, t[:, :2])
+
+
+def test_shift_grows_with_tokens():
+    shifts = [flow.shift_for_tokens(n) for n in (16, 256, 1024, 4096, 16384, 10**6)]
+    assert shifts == sorted(shifts) and shifts[0] == 1.0 and shifts[-1] == 6.0
+    assert shifts[2] == pytest.approx(2.0)  # sqrt(1024 / 256)
+
+
+def test_train_t_is_logit_normal_shifted_and_shared_by_frames():
+    gen = torch.Generator().manual_seed(0)
+    t = flow.sample_train_t(4000, 3, generator=gen)
+    assert t.shape == (4000, 3) and torch.equal(t[:, 0], t[:, 2])
+    assert 0 < t.min() and t.max() < 1 and abs(float(t.median()) - 0.5) < 0.03
+    t_shifted = flow.sample_train_t(4000, 3, generator=torch.Generator().manual_seed(0), shift=3.0)
+    assert torch.allclose(t_shifted, flow.time_shift(t, 3.0)) and t_shifted.mean() > t.mean() + 0.1
+
+
+@pytest.mark.parametrize("kind", ["first", "last", "both_ends", "middle", "none"])
+def test_known_masks_of_each_kind(kind):
+    gen = torch.Generator().manual_seed(0)
+    mask = flow.random_known_mask(200, 6, generator=gen, probs={kind: 1.0})
+    assert mask.shape == (200, 6) and (~mask).any(dim=1).all()  # always something to generate
+    counts = mask.sum(dim=1)
+    if kind == "none":
+        assert counts.sum() == 0
+        return
+    assert (counts >= 1).all()
+    for row in mask.tolist():
+        flips = sum(a != b for a, b in zip(row, row[1:]))
+        if kind == "first":
+            assert row[0] and flips == 1
+        elif kind == "last":
+            assert row[-1] and flips == 1
+        elif kind == "both_ends":
+            assert row[0] and row[-1] and flips == 2
+        elif kind == "middle":
+            assert not row[0] and not row[-1] and flips == 2
+    assert len(set(counts.tolist())) > 2  # span lengths vary
+
+
+def test_default_masks_mix_kinds_and_single_frames_stay_unconditioned():
+    mask = flow.random_known_mask(1000, 5, generator=torch.Generator().manual_seed(0))
+    none_share = float((~mask.any(dim=1)).float().mean())
+    assert 0.4 < none_share < 0.6
+    assert mask[:, 0].any() and mask[:, -1].any()
+    assert not flow.random_known_mask(10, 1).any()
+    with pytest.raises(ValueError):
+        flow.random_known_mask(2, 4, probs={"sideways": 1.0})
+
+
+class Oracle(torch.nn.Module):
+    """Knows x0: returns the exact velocity (x_t - x0) / t on noisy frames and garbage on clean ones."""
+
+    def __init__(self, x0):
+        super().__init__()
+        self.x0, self.seen = x0, []
+
+    def forward(self, x, t, text, mask):
+        self.seen.append((x.clone(), t.clone(), text.clone(), mask.clone()))
+        tt = t[:, None, :, None, None]
+        v = (x - self.x0[:, :, : x.shape[2]]) / tt.clamp_min(1e-6)
+        return torch.where(tt > 0, v, torch.full_like(v, 1e3))
+
+
+def test_loss_covers_only_unknown_frames():
+    x0 = torch.randn(3, 4, 5, 4, 4)
+    known = torch.tensor([[True, False, False, False, False], [False] * 5, [True, True, False, False, True]])
+    model = Oracle(x0)
+    text, tmask = torch.randn(3, 2, 8), torch.ones(3, 2, dtype=torch.bool)
+    loss, stats = flow.training_loss(model, x0, text, tmask, known_mask=known, generator=torch.Generator().manual_seed(0))
+    assert loss < 1e-6 and stats["known_frac"] == pytest.approx(4 / 15)
+    x_t, t, _, _ = model.seen[0]
+    assert (t[known] == 0).all() and (t[~known] > 0).all()
+    assert torch.equal(x_t[:, :, 0][known[:, 0]], x0[:, :, 0][known[:, 0]])
+    # The same oracle that is wrong on unknown frames is penalised.
+    loss_bad, _ = flow.training_loss(lambda *a: model(*a) + 1, x0, text, tmask, known_mask=known)
+    assert loss_bad == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="nothing to learn"):
+        flow.training_loss(model, x0, text, tmask, known_mask=torch.ones(3, 5, dtype=torch.bool))
+
+
+def test_text_dropout_uses_the_null_embedding_and_image_share_uses_one_frame():
+    x0 = torch.randn(4, 2, 3, 4, 4)
+    model = Oracle(x0)
+    text, tmask = torch.randn(4, 3, 8), torch.ones(4, 3, dtype=torch.bool)
+    null, null_mask = torch.zeros(1, 2, 8), torch.tensor([[True, False]])
+    flow.training_loss(model, x0, text, tmask, text_drop=1.0, null_text=null, null_mask=null_mask)
+    _, _, seen_text, seen_mask = model.seen[-1]
+    assert (seen_text == 0).all() and seen_mask.tolist() == [[True, False, False]] * 4
+    flow.training_loss(model, x0, text, tmask, text_drop=1.0)  # no null text: the mask is cleared
+    assert not model.seen[-1][3].any()
+    flow.training_loss(model, x0, text, tmask, image_prob=1.0)
+    assert model.seen[-1][0].shape[2] == 1
+
+
+def test_sigma_schedule_matches_diffusers():
+    diffusers = pytest.importorskip("diffusers")
+    for steps in (1, 4, 20, 50):
+        for shift in (1.0, 3.0, 5.0):
+            scheduler = diffusers.FlowMatchEulerDiscreteScheduler(shift=shift)
+            scheduler.set_timesteps(steps)
+            ours = flow.sigma_schedule(steps, shift)
+            assert ours.shape == (steps + 1,) and ours[0] == 1 and ours[-1] == 0
+            assert torch.allclose(ours, scheduler.sigmas, atol=1e-6, rtol=0), (steps, shift)
+
+
+def gaussian_velocity(scale):
+    """Exact velocity when x0 ~ N(0, scale^2): its ODE maps noise z to scale * z (a curved path)."""
+
+    def v(x, t):
+        t = t[:, None, :, None, None]
+        var = (1 - t) ** 2 * scale**2 + t**2
+        return (t - (1 - t) * scale**2) / var * x
+
+    return v
+
+
+def test_heun_is_more_accurate_than_euler():
+    z = torch.randn(2, 1, 3, 4, 4)
+    sigmas = flow.sigma_schedule(8, shift=1.0)
+    target = 0.2 * z
+    err_euler = (flow.sample_euler(gaussian_velocity(0.2), z, sigmas) - target).abs().max()
+    err_heun = (flow.sample_heun(gaussian_velocity(0.2), z, sigmas) - target).abs().max()
+    assert err_heun < err_euler / 4 and err_heun < 0.05, (err_heun, err_euler)
+
+
+@pytest.mark.parametrize("sampler", [flow.sample_euler, flow.sample_heun])
+def test_samplers_hold_known_frames(sampler):
+    x0 = torch.randn(2, 3, 4, 4, 4)
+    known = torch.tensor([[True, False, False, True], [False, False, False, False]])
+    calls = []
+
+    def velocity(x, t):
+        calls.append(1)
+        assert (t[known] == 0).all() and (t[~known] > 0).all()
+        assert torch.equal(x[:, :, 0][known[:, 0]], x0[:, :, 0][known[:, 0]])
+        return Oracle(x0)(x, t, torch.zeros(1), torch.zeros(1))
+
+    steps = []
+    out = sampler(
+        velocity, torch.randn_like(x0), flow.sigma_schedule(5, 3.0), x_known=x0, known_mask=known,
+        callback=lambda i, n, x: steps.append((i, n)),
+    )
+    assert torch.allclose(out, x0, atol=1e-4)  # straight paths: every sampler lands on x0
+    assert steps[-1] == (5, 5) and len(calls) == (5 if sampler is flow.sample_euler else 9)
+
+
+def test_cfg_batches_both_passes():
+    calls = []
+
+    def model(x, t, text, mask):
+        calls.append(x.shape[0])
+        return x * 0 + mask.sum(dim=1).float()[:, None, None, None, None]  # velocity = number of real tokens
+
+    text, tmask = torch.randn(2, 4, 8), torch.tensor([[True] * 4, [True, True, False, False]])
+    null, null_mask = torch.zeros(1, 2, 8), torch.tensor([[True, True]])
+    v = flow.cfg_velocity(model, text, tmask, null, null_mask, guidance=3.0)(torch.zeros(2, 1, 2, 2, 2), torch.ones(2, 2))
+    assert calls == [4]
+    assert torch.allclose(v[0], torch.full_like(v[0], 2 + 3 * (4 - 2))) and torch.allclose(v[1], torch.full_like(v[1], 2.0))
+    flow.cfg_velocity(model, text, tmask, null, null_mask, guidance=1.0)(torch.zeros(2, 1, 2, 2, 2), torch.ones(2, 2))
+    assert calls[-1] == 2
