@@ -59,9 +59,28 @@ def run_cache(args) -> int:
 def run_export(args) -> int:
     from spacetime.train.export import export_run
 
-    out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint, use_ema=not args.raw)
+    out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint, use_ema=not args.raw,
+                     defaults=_parse_defaults(args.defaults))
     print(f"wrote {out}")
     return 0
+
+
+def _parse_defaults(items: list[str]) -> dict:
+    """`width=128 seconds=4 sampler=euler` -> {"width": 128, "seconds": 4, "sampler": "euler"}."""
+    import json
+
+    from spacetime.errors import RequestError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RequestError(f"--defaults takes KEY=VALUE items, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def register(subparsers) -> None:
@@ -91,4 +110,7 @@ def register(subparsers) -> None:
     p.add_argument("out_dir", help="model folder to write")
     p.add_argument("--checkpoint", default=None, help="a checkpoints/step_N folder instead of the newest valid one")
     p.add_argument("--raw", action="store_true", help="export the raw trained weights instead of the EMA")
+    p.add_argument("--defaults", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="generation defaults stored in the model folder (DiT runs), e.g. width=128 height=128 "
+                        "fps=8 seconds=4 steps=8 guidance=3")
     p.set_defaults(func=run_export)

@@ -57,6 +57,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     model.eval()
     out = Path(out_dir)
     if config.model.kind == "vae":
+        model.config = _latent_stats_from_run(model, config)
         return model.save_pretrained(out)
 
     from spacetime.model_folder import write_model_folder
@@ -70,3 +71,17 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
         text_encoder = str(Path(text_encoder).resolve())
     return write_model_folder(out, vae=task.vae, dit=model, text_encoder=text_encoder,
                               defaults={**base, **(defaults or {})})
+
+
+def _latent_stats_from_run(vae: torch.nn.Module, config, batches: int = 24):
+    """The per-channel latent mean/std over the run's own data, so the DiT sees unit-scale latents.
+
+    Measured on the first `batches` micro-batches of the training source (the same clips the
+    VAE saw), in eval mode; stored in the exported config (`latent_mean`, `latent_std`).
+    """
+    from spacetime.train.tasks import build_source
+    from spacetime.vae import estimate_latent_stats
+
+    source = build_source(config, rank=0, world_size=1)
+    with torch.no_grad():
+        return estimate_latent_stats(vae, (source.batch(i)["video"] for i in range(batches)))
