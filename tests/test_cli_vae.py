@@ -65,3 +65,14 @@ def test_help_has_examples(capsys):
         main(["vae", "roundtrip", "--help"])
     assert "examples:" in capsys.readouterr().out
     assert main(["vae"]) == 2
+
+
+def test_roundtrip_refuses_to_overwrite_without_the_flag(tiny_vae_folder, tmp_path, capsys):
+    write_video(tmp_path / "in.png", np.full((16, 16, 3), 90, np.uint8), fps=1)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    rc = main(["vae", "roundtrip", str(tmp_path / "in.png"), str(out), "--vae", str(tiny_vae_folder)])
+    assert rc == 2 and "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    rc = main(["vae", "roundtrip", str(tmp_path / "in.png"), str(out), "--vae", str(tiny_vae_folder), "--overwrite"])
+    assert rc == 0 and read_video(out).frames.shape == (1, 16, 16, 3)

@@ -49,6 +49,7 @@ def register(subparsers) -> None:
                    "(frames up to this size are not tiled; default 512)")
     p.add_argument("--chunk", type=int, default=4, help="latent frames per causal decode chunk (default 4)")
     p.add_argument("--sample", action="store_true", help="sample the latent instead of using its mean")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (otherwise refused)")
     p.set_defaults(func=run_roundtrip)
 
 
@@ -84,6 +85,8 @@ def run_roundtrip(args) -> int:
         raise RequestError(f"--tile must be a multiple of 8 and at least 16 pixels, got {args.tile}")
     if args.max_frames is not None and args.max_frames < 1:
         raise RequestError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if Path(args.output).exists() and not args.overwrite:
+        raise RequestError(f"{args.output} exists; pass --overwrite to replace it or choose another OUT")
     vae = VideoVAE.from_pretrained(_resolve_vae_folder(args.vae))
     if args.tile <= vae.config.tile_overlap:
         raise RequestError(f"--tile must be larger than the VAE's tile overlap ({vae.config.tile_overlap} px)")
@@ -98,7 +101,7 @@ def run_roundtrip(args) -> int:
         recon = vae.decode_latents(z, num_frames=T, height=H, width=W, chunk_latent_frames=args.chunk, tile=args.tile)
         decode_s = time.perf_counter() - start
     frames = tensor_to_frames(recon)
-    written = write_video(args.output, frames if T > 1 else frames[0], clip.fps or 24.0)
+    written = write_video(args.output, frames if T > 1 else frames[0], clip.fps or 24.0, overwrite=True)
     # Metrics on the uint8 frames as written (before any lossy container compression).
     restored = frames_to_tensor(frames)[None]
     print(
