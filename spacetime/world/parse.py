@@ -108,7 +108,7 @@ background backdrop floor ground canvas scene frame picture image video clip sho
 edge side corner centre center middle central each other objects object shapes shape thing things
 behind front everything them they for moment briefly around along path through out reappears reappear
 emerges comes other beyond apart place put pace clockwise by empty hides hiding itself both together
-gets getting sized does
+gets getting sized does off onto upon
 """.split())
 
 _WORDS = _table()
