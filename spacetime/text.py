@@ -72,12 +72,20 @@ class TextEncoder(nn.Module):
             "clip": transformers.CLIPTextModel,
             "clip_text_model": transformers.CLIPTextModel,
         }.get(model_type, transformers.AutoModel)
+        # transformers draws a "Loading weights" bar on every load; a frozen encoder loading in
+        # well under a second should not print one. Restored afterwards: the switch is global.
+        hf_logging = transformers.utils.logging
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             model = model_cls.from_pretrained(str(folder), local_files_only=True)
         except Exception as e:  # transformers raises many kinds (OSError, ValueError, KeyError, ...)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise WeightsError(f"cannot load text encoder from {folder}: {first}") from None
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
 
         limit = max_length or _folder_max_length(folder, tokenizer, model.config)
         return cls(tokenizer, model, limit, name=str(folder))
