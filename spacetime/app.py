@@ -35,6 +35,7 @@ import time
 import traceback
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,20 +132,12 @@ def describe_upload(info) -> str:
 def resolve_size(aspect: str | None, short_side: float | None, size_text: str | None, defaults: dict,
                  limits: AppLimits) -> tuple[int | None, int | None]:
     """The panel's size: 'WxH' text wins, else an aspect ratio with a short side, else the model's default."""
-    from spacetime.cli.generate import parse_size, size_from_aspect
+    from spacetime.sizes import resolve_size as size_from_text
 
-    try:
-        if size_text and size_text.strip():
-            width, height = parse_size(size_text)
-        elif aspect and aspect != DEFAULT_ASPECT:
-            short = int(short_side) if short_side else min(defaults["width"], defaults["height"])
-            width, height = size_from_aspect(aspect, short)
-        else:
-            return None, None
-    except RequestError as e:  # the CLI's messages name its flags; the page's fields have other names
-        raise RequestError(re.sub(r"--(size|aspect|short-side)\b", lambda m: m.group(1).replace("-", " "),
-                                  _one_line(e))) from None
-    if max(width, height) > limits.max_side:
+    if aspect == DEFAULT_ASPECT:
+        aspect = None
+    width, height = size_from_text(size_text, aspect, short_side, defaults)
+    if width is not None and max(width, height) > limits.max_side:
         raise RequestError(f"{width}x{height} is above this server's limit of {limits.max_side} pixels a side")
     return width, height
 
@@ -174,29 +167,30 @@ def check_settings(*, aspect, short_side, size_text, seconds, fps, steps, guidan
 
 
 def parse_keyframe(path, when: str, index: int, limits: AppLimits):
-    """A keyframe slot (file and time text) -> Condition, or None when the slot is empty."""
-    from spacetime.cli.generate import parse_pin
+    """A keyframe slot (file and 'TIME[:STRENGTH]' text) -> Condition, or None when the slot is empty."""
+    from spacetime.conditioning import Condition, parse_time
 
     if path is None or str(path) == "":
         return None
     check_upload(path, limits, what=f"keyframe {index}")
-    when = (when or "").strip()
-    if not re.fullmatch(r"-?\d+(\.\d+)?(s|f)?(:\d+(\.\d+)?)?", when):
-        raise RequestError(
-            f"keyframe {index}: time {when!r} is not seconds (2, 2.5s) or frames (12f; -1f is the last frame)"
-        )
-    return parse_pin(f"{path}@{when}")
+    try:
+        at, unit, strength = parse_time((when or "").strip())
+    except RequestError as e:  # name the slot, not the server's path of the upload
+        raise RequestError(f"keyframe {index}: {_one_line(e)}") from None
+    return Condition(str(path), at=at, unit=unit, strength=strength)
 
 
 # ---- running a request ------------------------------------------------------------------------------
 
 
-def run_request(pipe, mode: str, values: dict, settings: Settings, out_dir: str | Path, limits: AppLimits):
+def run_request(pipe, mode: str, values: dict, settings: Settings, out_dir: str | Path, limits: AppLimits,
+                progress: bool | Callable[[str, int, int], None] = False):
     """Run one request of kind `mode` (a value of MODES) on `pipe`; returns the GeneratedVideo.
 
     `values` holds the tab's inputs by name (prompt, file, files, times, strength, before,
     after, transition, transition_only). The result is streamed into a fresh file in `out_dir`.
-    Raises SpacetimeError for anything the user can fix.
+    `progress` is the pipeline's: False, True (tqdm bars) or a callback (stage, done, total),
+    e.g. `page_progress(gr.Progress())`. Raises SpacetimeError for anything the user can fix.
     """
     if mode not in MODES.values():
         raise RequestError(f"unknown mode {mode!r}; choose one of {', '.join(MODES.values())}")
@@ -204,7 +198,7 @@ def run_request(pipe, mode: str, values: dict, settings: Settings, out_dir: str 
     suffix = ".png" if mode == "image" else ".mp4"
     output = Path(out_dir) / f"{mode}-{settings.seed}-{uuid.uuid4().hex[:8]}{suffix}"
     kw = dict(width=settings.width, height=settings.height, steps=settings.steps, guidance=settings.guidance,
-              seed=settings.seed, output=output, progress=True)
+              seed=settings.seed, output=output, progress=progress)
     if mode != "image":
         kw["fps"] = settings.fps
     length = dict(seconds=settings.seconds)
@@ -257,6 +251,28 @@ def _transition(values: dict, limits: AppLimits) -> float:
     if not 0 < seconds <= limits.max_seconds:
         raise RequestError(f"the transition must be in (0, {limits.max_seconds:g}] seconds, got {seconds:g}")
     return seconds
+
+
+def page_progress(update):
+    """A pipeline progress callback (stage, done, total) that drives a page's progress bar.
+
+    `update` is a `gr.Progress`, called as `update((done, total), desc=..., unit=...)`. Denoising
+    steps and decoded latent frames each fill the bar once; with several long-video windows
+    the description says which window is running.
+    """
+    window = {"now": 1, "of": 1}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == "window":  # reported after each window: the next one is running
+            window["now"], window["of"] = min(done + 1, total), total
+            return
+        if stage == "decode":
+            update((done, total), desc="decoding", unit="latent frames")
+            return
+        where = f" window {window['now']}/{window['of']}" if window["of"] > 1 else ""
+        update((done, total), desc=f"denoising{where}", unit="steps")
+
+    return report
 
 
 def describe_result(result, mode: str, seconds: float) -> str:
@@ -315,7 +331,7 @@ def build_app(pipe, *, limits: AppLimits | None = None, title: str = "spacetime"
     """The Gradio Blocks of the UI around a loaded pipeline, its queue configured (not launched)."""
     import gradio as gr
 
-    from spacetime.cli.generate import ASPECTS
+    from spacetime.sizes import ASPECTS
 
     limits = limits or AppLimits()
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="spacetime-serve-"))
@@ -344,7 +360,7 @@ def build_app(pipe, *, limits: AppLimits | None = None, title: str = "spacetime"
                 started = time.perf_counter()
                 with lock, warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", SpacetimeWarning)
-                    result = run_request(pipe, mode, tab, settings, out_dir, limits)
+                    result = run_request(pipe, mode, tab, settings, out_dir, limits, progress=page_progress(progress))
                 for w in caught:
                     if issubclass(w.category, SpacetimeWarning):
                         gr.Warning(_one_line(w.message))
@@ -359,13 +375,13 @@ def build_app(pipe, *, limits: AppLimits | None = None, title: str = "spacetime"
             return (gr.update(value=str(result.path), visible=True), gr.update(value=None, visible=False), info,
                     result.seed)
 
-        # Gradio finds the gr.Progress to fill (and, with track_tqdm, turns the pipeline's tqdm bars
-        # into the page's progress bar) only among positional parameters with that default; a
-        # signature naming the tab's inputs gives it one and names the API's parameters too.
+        # Gradio finds the gr.Progress to fill (the pipeline's progress callback drives it; no tqdm
+        # patching) only among positional parameters with that default; a signature naming the
+        # tab's inputs gives it one and names the API's parameters too.
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         run.__signature__ = inspect.Signature(
             [inspect.Parameter(name, positional) for name in (*names, *SETTING_NAMES)]
-            + [inspect.Parameter("progress", positional, default=gr.Progress(track_tqdm=True))]
+            + [inspect.Parameter("progress", positional, default=gr.Progress())]
         )
         return run
 

@@ -40,13 +40,14 @@ or moved silently.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from spacetime.errors import RequestError, SpacetimeWarning
+from spacetime.errors import RequestError, SpacetimeWarning, VideoReadError
 
 TEMPORAL_FACTOR = 4  # pixel frames per latent frame after the first
 
@@ -102,6 +103,46 @@ class Condition:
             raise RequestError(f"condition strength must be in (0, 1], got {self.strength}")
         if self.unit == "frames" and float(self.at) != int(self.at):
             raise RequestError(f"a frame index must be a whole number, got {self.at}")
+
+
+def parse_time(text: str) -> tuple[float, str, float]:
+    """'TIME[:STRENGTH]' -> (at, unit, strength) for a `Condition`.
+
+    TIME is seconds ('2', '2.5s') or whole frames ('12f'); negative counts from the end
+    ('-1f' is the last frame). STRENGTH is a number in (0, 1], 1 when left out.
+    """
+    when, strength = text or "", 1.0
+    if ":" in when:
+        when, s = when.split(":", 1)
+        try:
+            strength = float(s)
+        except ValueError:
+            raise RequestError(f"strength {s!r} is not a number; write TIME:STRENGTH, e.g. 2s:0.5") from None
+        if not 0.0 < strength <= 1.0:
+            raise RequestError(f"strength {s!r} must be in (0, 1]")
+    m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(s|f)?\s*", when)
+    if not m or (m.group(2) == "f" and "." in m.group(1)):
+        raise RequestError(f"time {when!r} is not seconds (2, 2.5s) or frames (12f; -1f is the last frame)")
+    unit = "frames" if m.group(2) == "f" else "seconds"
+    at = int(m.group(1)) if unit == "frames" else float(m.group(1))
+    return at, unit, strength
+
+
+def parse_pin(text: str) -> Condition:
+    """'FILE@TIME[:STRENGTH]' -> Condition (see `parse_time`); the file must exist.
+
+    The last '@' separates the file from the time, so file names may contain '@'.
+    """
+    if "@" not in text:
+        raise RequestError(f"pin {text!r} must look like FILE@TIME, e.g. start.png@0 or end.png@-1f")
+    path, when = text.rsplit("@", 1)
+    try:
+        at, unit, strength = parse_time(when)
+    except RequestError as e:
+        raise RequestError(f"pin {text!r}: {e}") from None
+    if not Path(path).is_file():
+        raise VideoReadError(f"{path}: {'not a file' if Path(path).exists() else 'no such file'}")
+    return Condition(path, at=at, unit=unit, strength=strength)
 
 
 @dataclass

@@ -16,8 +16,15 @@ Sampling drives the flow sampler one step at a time so that, per step:
   (re-noised to the current level) for the model to refine;
 - a loop's tied latent frames (see conditioning.py) get the mean of their velocities and
   stay identical (MultiDiffusion, Bar-Tal et al. 2023);
-- the progress bar moves.
+- progress is reported.
 Edit is SDEdit (Meng et al. 2021): the input's latents noised to t = strength, sampled from there.
+
+Progress: `progress=True` draws tqdm bars on stderr (the command line), `progress=False`
+nothing, and a callable `progress(stage, done, total)` is called instead of drawing bars (the
+web UI): stage "denoise" after every sampler step (counted over all windows), "window" after
+each long-video window, "decode" after each decoded chunk (counted in latent frames); each
+stage is first reported with done = 0 and last with done = total. Requests made of several
+passes (extend both ways) report each pass from 0 again.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +62,8 @@ MAX_IMAGE_SIZE = 2048
 DEFAULT_WINDOW = 16
 DEFAULT_CONTEXT = 2
 DECODE_CHUNK = 4  # latent frames per decode chunk
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total); see the module docstring
 
 
 @dataclass
@@ -97,7 +106,11 @@ def check_output_path(path: str | Path, *, overwrite: bool, num_frames: int) -> 
 
 
 class Pipeline:
-    """Text encoder + DiT + VAE, with the generation defaults of their model folder."""
+    """Text encoder + DiT + VAE, with the generation defaults of their model folder.
+
+    The capabilities (`image`, `animate`, `extend`, `connect`, `loop_video`) take the keywords
+    of `generate`, `progress` included, and pass them on.
+    """
 
     def __init__(self, vae, dit, text_encoder, defaults: dict):
         self.vae = vae.eval()
@@ -216,7 +229,7 @@ class Pipeline:
         output: str | Path | None = None,
         overwrite: bool = False,
         paste_known: bool = True,
-        progress: bool = True,
+        progress: bool | ProgressFn = True,
         prefix: Iterator[np.ndarray] | None = None,
         suffix: Iterator[np.ndarray] | None = None,
         drop_head: int = 0,
@@ -230,7 +243,11 @@ class Pipeline:
         paste_known: write the given frames of strength-1 pins unchanged instead of
         their VAE reconstruction. prefix/suffix/drop_head/drop_tail: frames written
         before/after the canvas and canvas frames left out (extend and connect use them).
+        progress: True for tqdm bars, False for none, or a callback `(stage, done, total)`
+        called at every denoising step, window and decode chunk (see the module docstring).
         """
+        if not (isinstance(progress, bool) or callable(progress)):
+            raise ValueError(f"progress must be True, False or a callable (stage, done, total), got {progress!r}")
         width, height = self.resolve_size(width, height)
         length_given = frames is not None or seconds is not None
         num_frames, fps = self.resolve_frames(seconds, frames, fps)
@@ -445,10 +462,11 @@ class Pipeline:
         velocity = flow.cfg_velocity(self.dit, text, text_mask, null_text, null_mask, guidance)
         windows = plan_windows(T, window=self.window, context=self.context, anchor=self.anchor)
         done = np.zeros(T, dtype=bool)
-        bar = _progress(total=len(windows) * (len(sigmas) - 1), desc="denoising", enable=progress)
+        bar = _Progress(progress, "denoise", total=len(windows) * (len(sigmas) - 1), desc="denoising")
+        window_count = _Progress(progress, "window", total=len(windows), desc=None)  # a callback only: no bar
         for k, w in enumerate(windows):
             if len(windows) > 1:
-                bar.set_description(f"denoising window {k + 1}/{len(windows)}")
+                bar.describe(f"denoising window {k + 1}/{len(windows)}")
             idx = list(w.frames)
             w_known = torch.as_tensor(known[idx] | done[idx], device=self.device)
             w_strength = torch.as_tensor(np.where(done[idx], 1.0, strengths[idx]), device=self.device)
@@ -464,6 +482,7 @@ class Pipeline:
                                     velocity, step_fn, ties, bar)
             z[:, :, idx] = x
             done[list(w.new)] = True
+            window_count.update(1)
         bar.close()
         return z
 
@@ -509,7 +528,7 @@ class Pipeline:
         stop = plan.output_start + plan.output_frames - drop_tail
         pins = [p for p in plan.pins if p.strength >= 1.0] if paste_known else []
         chunks = self.vae.iter_decode_latents(canvas, chunk_latent_frames=DECODE_CHUNK, height=gh, width=gw)
-        bar = _progress(total=canvas.shape[2], desc="decoding", enable=progress, unit="latent")
+        bar = _Progress(progress, "decode", total=canvas.shape[2], desc="decoding", unit="latent")
         pos = 0
         for chunk in chunks:
             frames = tensor_to_frames(chunk[0].float().cpu())[:, top : top + height, left : left + width]
@@ -598,7 +617,35 @@ def _available_memory() -> int | None:
     return None
 
 
-def _progress(*, total: int, desc: str, enable: bool, unit: str = "step"):
-    from tqdm.auto import tqdm
+class _Progress:
+    """One stage's progress: a tqdm bar (progress=True), callback calls (a callable) or nothing.
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enable, leave=False)
+    A stage without `desc` has no bar (its count shows in another stage's bar description).
+    """
+
+    def __init__(self, progress: bool | ProgressFn, stage: str, *, total: int, desc: str | None,
+                 unit: str = "step"):
+        self.callback = None if isinstance(progress, bool) else progress
+        self.stage, self.total, self.done = stage, int(total), 0
+        self.bar = None
+        if progress is True and desc is not None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False)
+        if self.callback is not None:
+            self.callback(stage, 0, self.total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.callback is not None:
+            self.callback(self.stage, self.done, self.total)
+
+    def describe(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

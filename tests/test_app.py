@@ -16,6 +16,7 @@ from spacetime.app import (
     check_settings,
     check_upload,
     group_values,
+    page_progress,
     resolve_size,
     run_request,
     user_message,
@@ -88,7 +89,9 @@ def test_size_from_the_panel():
         resolve_size("model default", 64, "1024x64", DEFAULTS, limits)
     with pytest.raises(RequestError) as e:
         resolve_size("model default", 64, "9x", DEFAULTS, limits)
-    assert "--" not in str(e.value) and "size '9x'" in str(e.value)  # the page has no flags
+    assert "--" not in str(e.value) and "size '9x' must look like WIDTHxHEIGHT" in str(e.value)  # no flags here
+    with pytest.raises(RequestError, match="aspect ratio 'wide' must look like A:B"):
+        resolve_size("wide", 64, "", DEFAULTS, limits)
 
 
 def test_check_settings_limits_and_seed():
@@ -138,6 +141,23 @@ def test_generate_writes_a_video_of_the_asked_length_with_its_seed(pipe, tmp_pat
     # The shown seed reproduces the video (up to float summation order on a busy CPU); another seed does not.
     assert torch.allclose(again.latents, result.latents, atol=1e-4)
     assert not torch.allclose(other.latents, result.latents, atol=1e-2)
+
+
+def test_page_progress_fills_the_bar_from_the_pipeline_callback():
+    shown = []
+    report = page_progress(lambda value, desc, unit: shown.append((value, desc)))
+    for call in [("denoise", 0, 4), ("window", 0, 2), ("denoise", 2, 4), ("window", 1, 2), ("denoise", 4, 4),
+                 ("window", 2, 2), ("decode", 0, 3), ("decode", 3, 3)]:
+        report(*call)
+    assert shown == [((0, 4), "denoising"), ((2, 4), "denoising window 1/2"), ((4, 4), "denoising window 2/2"),
+                     ((0, 3), "decoding"), ((3, 3), "decoding")]
+
+
+def test_run_request_reports_progress(pipe, tmp_path):
+    calls = []
+    run_request(pipe, "generate", {"prompt": "a ball"}, settings(seconds=0.5, fps=8, steps=2), tmp_path, AppLimits(),
+                progress=lambda *a: calls.append(a))
+    assert ("denoise", 2, 2) in calls and calls[-1][0] == "decode" and calls[-1][1] == calls[-1][2]
 
 
 def test_every_mode_runs(pipe, tmp_path):

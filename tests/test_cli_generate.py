@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from spacetime.cli import build_parser, main
-from spacetime.cli.generate import COMMANDS, default_output, parse_pin, parse_size, size_from_aspect
+from spacetime.cli.generate import COMMANDS, default_output
+from spacetime.conditioning import parse_pin
 from spacetime.errors import RequestError, VideoReadError
 from spacetime.model_folder import write_tiny_model_folder
+from spacetime.sizes import parse_size, resolve_size, size_from_aspect
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +75,26 @@ def test_size_and_aspect_parsing():
         parse_size("big")
     with pytest.raises(RequestError, match="A:B"):
         size_from_aspect("wide", 144)
+    with pytest.raises(RequestError, match="short side must be a positive"):
+        size_from_aspect("16:9", 0)
+
+
+def test_resolve_size_shared_by_cli_and_app():
+    defaults = dict(width=96, height=64)
+    assert resolve_size(None, None, None, defaults) == (None, None)
+    assert resolve_size("40x24", "16:9", 144, defaults) == (40, 24)  # a size text wins
+    assert resolve_size("", "16:9", None, defaults) == (114, 64)  # the model's short side
+    assert resolve_size(None, "1:2", 32, defaults) == (32, 64)
+    with pytest.raises(RequestError) as e:
+        resolve_size("12x", None, None, defaults)
+    assert str(e.value) == "size '12x' must look like WIDTHxHEIGHT, e.g. 192x112"  # no flag named
+
+
+def test_size_flag_conflicts_name_the_flags(run):
+    code, _, err = run("generate", "x", "--size", "64x64", "--aspect", "1:1")
+    assert code == 2 and "give --size or --aspect, not both" in err
+    code, _, err = run("generate", "x", "--short-side", "64")
+    assert code == 2 and "--short-side goes with --aspect" in err
 
 
 def test_pin_parsing(tmp_path):
@@ -84,8 +106,15 @@ def test_pin_parsing(tmp_path):
     assert (pin.at, pin.unit, pin.strength) == (-1, "frames", 0.5)
     with pytest.raises(RequestError, match="FILE@TIME"):
         parse_pin(str(tmp_path / "plain.png"))
-    with pytest.raises(RequestError, match="time"):
+    with pytest.raises(RequestError, match="time 'soon' is not seconds"):
         parse_pin(f"{img}@soon")
+    with pytest.raises(RequestError, match="strength 'x' is not a number"):
+        parse_pin(f"{img}@1:x")
+    with pytest.raises(RequestError, match=r"strength '2' must be in \(0, 1\]"):
+        parse_pin(f"{img}@1:2")
+    with pytest.raises(RequestError) as e:
+        parse_pin(str(tmp_path / "plain.png"))
+    assert "--" not in str(e.value)  # shared with the web UI: no CLI flag named
     with pytest.raises(VideoReadError, match="no such file"):
         parse_pin("missing.png@0")
 

@@ -7,10 +7,12 @@ from spacetime.conditioning import (
     latent_frames,
     latent_index,
     latent_pixel_range,
+    parse_pin,
+    parse_time,
     pixel_frames,
     plan_request,
 )
-from spacetime.errors import RequestError, SpacetimeWarning
+from spacetime.errors import RequestError, SpacetimeWarning, VideoReadError
 
 
 def clip(n, h=16, w=16, base=0):
@@ -111,3 +113,36 @@ def test_loop_adds_a_tied_tail():
 def test_strengths_follow_pins():
     plan = plan_request([Condition(clip(1), at=0, strength=0.5)], num_frames=9, fps=8)
     assert plan.strengths().tolist() == [0.5, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("0", (0.0, "seconds", 1.0)), ("2.5s", (2.5, "seconds", 1.0)), ("12f", (12, "frames", 1.0)),
+     ("-1f", (-1, "frames", 1.0)), (" 3 :0.25", (3.0, "seconds", 0.25))],
+)
+def test_parse_time(text, expected):
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [("soon", "time 'soon' is not seconds"), ("1.5f", "time '1.5f'"), ("", "time ''"),
+     ("1:x", "strength 'x' is not a number"), ("1:0", r"strength '0' must be in \(0, 1\]")],
+)
+def test_parse_time_refuses_with_the_value_and_no_flag(text, match):
+    with pytest.raises(RequestError, match=match) as e:
+        parse_time(text)
+    assert "--" not in str(e.value)
+
+
+def test_parse_pin_makes_a_condition(tmp_path):
+    image = tmp_path / "key@1.png"  # the last '@' separates the time
+    image.write_bytes(b"x")
+    cond = parse_pin(f"{image}@-4f:0.5")
+    assert (str(cond.frames), cond.at, cond.unit, cond.strength) == (str(image), -4, "frames", 0.5)
+    with pytest.raises(RequestError, match=r"pin '.*key@1.png@later': time 'later'"):
+        parse_pin(f"{image}@later")
+    with pytest.raises(VideoReadError, match="no such file"):
+        parse_pin(f"{tmp_path / 'missing.png'}@0")
+    with pytest.raises(VideoReadError, match="not a file"):
+        parse_pin(f"{tmp_path}@0")

@@ -255,6 +255,58 @@ def test_long_video_in_windows(pipe, monkeypatch):
     assert torch.equal(out.latents, short.latents)
 
 
+# ---- progress ------------------------------------------------------------------------------------------------
+
+
+def counts(calls, stage):
+    return [(done, total) for s, done, total in calls if s == stage]
+
+
+def test_progress_callback_counts_every_step_window_and_chunk(pipe, monkeypatch, capsys):
+    monkeypatch.setattr(pipe, "window", 4)
+    monkeypatch.setattr(pipe, "context", 1)
+    calls = []
+    # 21 frames = 6 latent frames; windows of 4 with 1 frame of context: 2 windows.
+    out = pipe.generate("a ball", frames=21, steps=3, seed=0, progress=lambda *a: calls.append(a))
+    assert {s for s, _, _ in calls} == {"denoise", "window", "decode"}
+    assert counts(calls, "denoise") == [(k, 6) for k in range(7)]  # 3 steps x 2 windows, from 0 to the total
+    assert counts(calls, "window") == [(0, 2), (1, 2), (2, 2)]
+    decode = counts(calls, "decode")
+    assert decode[0] == (0, 6) and decode[-1] == (6, 6) and len(decode) >= 3
+    assert all(a[0] < b[0] for a, b in zip(decode, decode[1:]))
+    # Each window is reported once its steps are done, and decoding follows denoising.
+    stages = [(s, d) for s, d, _ in calls]
+    assert stages.index(("window", 1)) == stages.index(("denoise", 3)) + 1
+    assert stages.index(("decode", 0)) > stages.index(("window", 2))
+    assert out.frames.shape[0] == 21
+    assert "denoising" not in capsys.readouterr().err  # a callback replaces the bars
+    pipe.generate("a ball", frames=5, steps=1, seed=0, progress=True)
+    assert "denoising" in capsys.readouterr().err
+
+
+def test_progress_reaches_every_capability(pipe):
+    image, video = pattern(1), pattern(9)
+    runs = {
+        "image": lambda cb: pipe.image("x", seed=0, steps=1, progress=cb),
+        "animate": lambda cb: pipe.animate(image[0], "x", frames=5, seed=0, steps=1, progress=cb),
+        "extend": lambda cb: pipe.extend(video, "x", before=0.5, after=0.5, fps=8, seed=0, steps=1, progress=cb),
+        "connect": lambda cb: pipe.connect(video, video, "x", seconds=0.5, fps=8, seed=0, steps=1, progress=cb),
+        "loop_video": lambda cb: pipe.loop_video(video, "x", seconds=0.5, fps=8, seed=0, steps=1, progress=cb),
+    }
+    for name, run in runs.items():
+        calls = []
+        run(lambda *a: calls.append(a))
+        passes = 2 if name == "extend" else 1  # extend both ways is two passes, each reported from 0
+        for stage in ("denoise", "window", "decode"):
+            ends = [done for done, total in counts(calls, stage) if done == total]
+            assert len(ends) == passes, (name, stage, calls)
+
+
+def test_progress_must_be_a_bool_or_a_callable(pipe):
+    with pytest.raises(ValueError, match="progress must be"):
+        pipe.generate("x", frames=1, progress="yes")
+
+
 # ---- refusals ------------------------------------------------------------------------------------------------
 
 

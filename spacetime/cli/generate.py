@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 from spacetime.errors import RequestError, VideoReadError
+from spacetime.sizes import ASPECTS, resolve_size
 
 OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".png")
-ASPECTS = ("16:9", "9:16", "21:9", "9:21", "1:1", "4:3", "3:4", "3:2", "2:3")
 
 COMMON_EPILOG = """
 common options: --model PATH (a model folder; default: the embedded model), --seed N (same
@@ -185,62 +185,16 @@ def _add_common(p, image: bool = False) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-# ---- argument parsing helpers (pure, tested) ---------------------------------------------------------
+# ---- argument helpers (sizes and pins are parsed by spacetime.sizes and spacetime.conditioning) -------
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", text or "")
-    if not m:
-        raise RequestError(f"--size {text!r} is not WIDTHxHEIGHT (e.g. 256x144)")
-    return int(m.group(1)), int(m.group(2))
-
-
-def size_from_aspect(aspect: str, short_side: int) -> tuple[int, int]:
-    """--aspect A:B with a short side N -> (width, height), the long side rounded to an even number."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*", aspect or "")
-    if not m or float(m.group(1)) <= 0 or float(m.group(2)) <= 0:
-        raise RequestError(f"--aspect {aspect!r} is not A:B (e.g. {', '.join(ASPECTS[:4])})")
-    a, b = float(m.group(1)), float(m.group(2))
-    if short_side < 1:
-        raise RequestError(f"--short-side must be positive, got {short_side}")
-    long_side = 2 * round(short_side * max(a, b) / min(a, b) / 2)
-    return (long_side, short_side) if a >= b else (short_side, long_side)
-
-
-def resolve_size(args, defaults: dict) -> tuple[int | None, int | None]:
+def _size_from_args(args, defaults: dict) -> tuple[int | None, int | None]:
+    """--size, or --aspect with --short-side; flag conflicts are refused here, by flag name."""
     if args.size and args.aspect:
         raise RequestError("give --size or --aspect, not both")
-    if args.short_side and not args.aspect:
+    if args.short_side is not None and not args.aspect:
         raise RequestError("--short-side goes with --aspect (or give --size WxH)")
-    if args.size:
-        return parse_size(args.size)
-    if args.aspect:
-        short = args.short_side or min(defaults["width"], defaults["height"])
-        return size_from_aspect(args.aspect, short)
-    return None, None
-
-
-def parse_pin(text: str):
-    """FILE@TIME[:STRENGTH] -> Condition. TIME: seconds (2, 2.5s) or frames (12f); negative from the end."""
-    from spacetime.conditioning import Condition
-
-    if "@" not in text:
-        raise RequestError(f"--at {text!r} must be FILE@TIME, e.g. start.png@0 or end.png@-1f")
-    path, when = text.rsplit("@", 1)
-    strength = 1.0
-    if ":" in when:
-        when, s = when.split(":", 1)
-        try:
-            strength = float(s)
-        except ValueError:
-            raise RequestError(f"--at {text!r}: strength {s!r} is not a number") from None
-    m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(s|f)?\s*", when)
-    if not m or (m.group(2) == "f" and "." in m.group(1)):
-        raise RequestError(f"--at {text!r}: time {when!r} is not seconds (2, 2.5s) or frames (12f)")
-    unit = "frames" if m.group(2) == "f" else "seconds"
-    at = int(m.group(1)) if unit == "frames" else float(m.group(1))
-    _check_input(path)
-    return Condition(path, at=at, unit=unit, strength=strength)
+    return resolve_size(args.size, args.aspect, args.short_side, defaults)
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -277,6 +231,8 @@ def run(args) -> int:
     import random
     import sys
 
+    from spacetime.conditioning import parse_pin  # imports numpy: kept out of `spacetime --help`
+
     name = args.command_name
     inputs = _inputs(args)
     for path in inputs:
@@ -306,7 +262,7 @@ def run(args) -> int:
     transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise beside ours
 
     pipe = Pipeline.from_pretrained(args.model).to(args.device, torch.bfloat16 if args.bf16 else None)
-    width, height = resolve_size(args, pipe.defaults)
+    width, height = _size_from_args(args, pipe.defaults)
     kw = dict(width=width, height=height, steps=args.steps, guidance=args.guidance, seed=seed,
               sampler=args.sampler, progress=not args.quiet)
     if name != "image":
