@@ -160,6 +160,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     block of scores small enough to stay in cache), forward and backward. It stores the
     attention weights for backward, so training uses it only while they are small.
     Everywhere else: `scaled_dot_product_attention`.
+    The blocked path writes its output as (B, N, heads, d) in memory (SDPA follows q's
+    layout, which is that one for the transposed projections here), so merging the heads
+    back into (B, N, heads * d) is a view, not a copy.
     """
     B, H, N, d = q.shape
     scores = B * H * N * k.shape[2]
@@ -176,8 +179,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
             scores = q[:, :, i : i + rows] @ k_t  # (B, heads, rows, M)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
-            blocks.append(torch.softmax(scores, dim=-1) @ v)  # (B, heads, rows, d)
-    return torch.cat(blocks, dim=2)  # (B, heads, N, d)
+            blocks.append((torch.softmax(scores, dim=-1) @ v).transpose(1, 2))  # (B, rows, heads, d)
+    return torch.cat(blocks, dim=1).transpose(1, 2)  # (B, heads, N, d), stored as (B, N, heads, d)
 
 
 # Blocked CPU attention: scores per block (4 MiB in bf16), and the most it stores for backward.
@@ -251,7 +254,7 @@ class Block(nn.Module):
         x = add_gated(x, self.attn(h, rope), gate1, frames)
         norm = self.cross_norm
         h = F.layer_norm(x, x.shape[-1:], norm.weight.float(), norm.bias.float(), self.eps).to(dtype)
-        x = x + self.cross(h, text, text_mask).float()
+        x = x + self.cross(h, text, text_mask)  # fp32 + bf16 adds in fp32, without a .float() copy
         h = modulate(x, shift2, scale2, frames, self.eps).to(dtype)
         x = add_gated(x, self.mlp(h), gate2, frames)
         return x  # (B, N, D)

@@ -149,6 +149,8 @@ def test_blocked_bf16_attention_matches_sdpa_forward_and_backward():
     low = [x.detach().bfloat16().requires_grad_() for x in (q, k, v)]
     out = attention(*low)  # 1100 queries in blocks of 953
     assert out.dtype == torch.bfloat16 and (out.float() - ref).norm() / ref.norm() < 0.01
+    # Stored as (B, N, heads, d), so the caller merges the heads with a view, not a copy.
+    assert out.transpose(1, 2).is_contiguous()
     grad = torch.randn(ref.shape, generator=gen)
     ref_grads = torch.autograd.grad(ref, (q, k, v), grad)
     low_grads = torch.autograd.grad(out, low, grad.bfloat16())
