@@ -223,3 +223,12 @@ def test_missing_model_folder(tmp_path, capsys, monkeypatch):
     code = main(["generate", "x", "--model", str(tmp_path / "nope"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_size_is_refused_before_the_model_loads(tmp_path, capsys):
+    # The model folder does not exist: a size error that comes first proves nothing was loaded.
+    rc = main(["generate", "a ball", "--size", "12x", "--model", str(tmp_path / "no_model"), "-o", str(tmp_path / "o.mp4")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "12x" in err and "no_model" not in err
+    assert not (tmp_path / "o.mp4").exists()

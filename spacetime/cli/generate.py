@@ -245,6 +245,9 @@ def run(args) -> int:
         raise RequestError(f"--frames must be >= 1, got {args.frames}")
     if name == "edit" and not 0.0 < args.strength <= 1.0:
         raise RequestError(f"--strength must be in (0, 1], got {args.strength:g}")
+    # A malformed size is refused before the model loads; a stand-in short side checks the
+    # aspect's syntax, the model's own default short side is applied after loading.
+    _size_from_args(args, {"width": 16, "height": 16})
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31 - 1)
     label = _label(args, inputs)
