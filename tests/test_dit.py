@@ -7,13 +7,7 @@ from spacetime.dit import PRESETS, DiT, DiTConfig, apply_rope, attention, forwar
 from spacetime.errors import WeightsError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors on a shared CPU: a second thread costs more in hand-offs than it gives."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides) -> DiTConfig:

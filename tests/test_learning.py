@@ -9,13 +9,7 @@ from spacetime.dit import DiT, DiTConfig
 C, T, H, W, TEXT_DIM = 4, 3, 4, 4, 8
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny ops on a shared CPU: thread hand-offs cost more than the work (10x slower at 2 threads)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model() -> DiT:
