@@ -19,12 +19,11 @@ Everything missing or malformed is a one-line `WeightsError` that names the file
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from spacetime.errors import WeightsError
-from spacetime.modelio import CONFIG_NAME, WEIGHTS_NAME, save_pretrained, write_json_atomic
+from spacetime.modelio import CONFIG_NAME, WEIGHTS_NAME, read_json_object, save_pretrained, write_json_atomic
 
 INDEX_NAME = "model_index.json"
 FORMAT = "spacetime"
@@ -87,11 +86,8 @@ def read_model_index(path: str | Path) -> dict:
     index_path = folder / INDEX_NAME
     if not index_path.is_file():
         raise WeightsError(f"{index_path} is missing; {folder} is not a spacetime model folder (see `spacetime export`)")
-    try:
-        index = json.loads(index_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{index_path} is not valid JSON ({e}); re-export the model") from None
-    if not isinstance(index, dict) or index.get("format") != FORMAT:
+    index = read_json_object(index_path)
+    if index.get("format") != FORMAT:
         raise WeightsError(f"{index_path} is not a spacetime model index (format must be {FORMAT!r})")
     if index.get("version") != VERSION:
         raise WeightsError(f"{index_path}: version {index.get('version')!r} is not supported (this build reads {VERSION})")

@@ -75,13 +75,18 @@ def read_config(config_cls: type[C], folder: str | Path) -> C:
         raise WeightsError(f"model folder {folder} does not exist; pass a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}")
     if not path.is_file():
         raise WeightsError(f"{path} is missing; a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    return config_from_dict(config_cls, read_json_object(path), source=str(path))
+
+
+def read_json_object(path: Path) -> dict:
+    """A model folder's JSON file as a dict; a WeightsError naming the file if it is not one."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path} is not valid JSON ({e}); re-export the model") from None
     if not isinstance(data, dict):
-        raise WeightsError(f"{path} must hold a JSON object")
-    return config_from_dict(config_cls, data, source=str(path))
+        raise WeightsError(f"{path} must hold a JSON object; re-export the model")
+    return data
 
 
 def load_state_strict(model: torch.nn.Module, path: str | Path) -> None:
