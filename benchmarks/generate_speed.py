@@ -47,12 +47,6 @@ print(json.dumps(dict(video_seconds=seconds, width=d["width"], height=d["height"
 """
 
 
-def stand_in(folder: Path) -> Path:
-    from spacetime.model_folder import write_random_model_folder
-
-    defaults = dict(width=128, height=128, fps=8, seconds=4, steps=8, guidance=3.0, sampler="euler")
-    return write_random_model_folder(folder, vae_preset="embedded", dit_preset=None, defaults=defaults)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,16 +56,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
 
-    from spacetime.pipeline import EMBEDDED
+    from _model_choice import choose_model  # beside this script
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.model:
-            model, label = args.model, args.model
-        elif (EMBEDDED / "model_index.json").is_file():
-            model, label = str(EMBEDDED), "embedded"
-        else:
-            model, label = str(stand_in(tmp / "stand_in")), "stand-in (random weights: embedded VAE, default DiT)"
+        model, label = choose_model(args.model, tmp)
         start = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-c", CHILD, model, str(args.seconds), str(tmp / "out.mp4"), "1" if args.bf16 else "0",

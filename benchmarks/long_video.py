@@ -56,12 +56,6 @@ print(json.dumps(dict(seconds=seconds, wall_s=elapsed, cpu_s=cpu_s, dit_gflop=gf
 """
 
 
-def stand_in(folder: Path) -> Path:
-    from spacetime.model_folder import write_random_model_folder
-
-    defaults = dict(width=128, height=128, fps=8, seconds=4, steps=8, guidance=3.0, sampler="euler")
-    return write_random_model_folder(folder, vae_preset="embedded", dit_preset=None, defaults=defaults)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,16 +64,11 @@ def main() -> None:
     parser.add_argument("--steps", default="default", help="denoising steps (default: the model's)")
     args = parser.parse_args()
 
-    from spacetime.pipeline import EMBEDDED
+    from _model_choice import choose_model  # beside this script
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.model:
-            model, label = args.model, args.model
-        elif (EMBEDDED / "model_index.json").is_file():
-            model, label = str(EMBEDDED), "embedded"
-        else:
-            model, label = str(stand_in(tmp / "stand_in")), "stand-in (random weights: embedded VAE, default DiT)"
+        model, label = choose_model(args.model, tmp)
         rows = []
         for seconds in args.seconds:
             out = subprocess.run(

@@ -1,0 +1,26 @@
+"""Which model a generation benchmark times: --model, else the embedded model, else a stand-in.
+
+A stand-in has random weights at the embedded model's sizes (VAE "embedded" preset, the
+DiT's default size, the bundled MiniLM text encoder, 128x128 at 8 fps, 8 steps): speed and
+memory do not depend on the weights' values, so the benchmarks run before any training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STAND_IN_LABEL = "stand-in (random weights: embedded VAE, default DiT)"
+
+
+def choose_model(model_arg: str | None, scratch: Path) -> tuple[str, str]:
+    """(model folder, label for the report); a stand-in is written under `scratch` if needed."""
+    from spacetime.model_folder import write_random_model_folder
+    from spacetime.pipeline import EMBEDDED
+
+    if model_arg:
+        return model_arg, model_arg
+    if (EMBEDDED / "model_index.json").is_file():
+        return str(EMBEDDED), "embedded"
+    defaults = dict(width=128, height=128, fps=8, seconds=4, steps=8, guidance=3.0, sampler="euler")
+    folder = write_random_model_folder(scratch / "stand_in", vae_preset="embedded", dit_preset=None, defaults=defaults)
+    return str(folder), STAND_IN_LABEL
