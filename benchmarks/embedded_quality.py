@@ -1,6 +1,7 @@
 """Quality of a model on fresh random world prompts, read back by the world evaluator (issue 8).
 
-    .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200] [--style short]
+    .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
+                                                    [--style short|descriptive|random|paraphrase]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -8,12 +9,22 @@ clip from it at its default size, length and fps, and `spacetime.world.evaluate`
 clip by colour against the scene's words (start positions are not judged: a caption does
 not give them). Rates per check are printed as a table, then one JSON object as the last
 line. `--out DIR` keeps the clips and a manifest.jsonl that `spacetime world eval` reads.
+
+`--style paraphrase` writes the prompt with held-out sentence templates that the training
+captions never use (`paraphrase`, below): the world's words for colours, shapes, sizes,
+speeds, motions and backgrounds are kept (they are the contract of ../shared/WORLD.md), the
+sentence structure and connecting words are new ("Watch as a small red circle makes its way
+right quickly, set against a black background."). `paraphrases_seen_in_training` confirms
+that no training caption contains any fixed phrase of these templates (tests run it). With
+`--style short` and `--style paraphrase` this measures issue 8's last row (short prompts and
+paraphrases within 10 points of the rates of the training styles).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -22,13 +33,185 @@ from pathlib import Path
 import numpy as np
 
 SCENE_SEED_BASE = 10_000_000  # far from the training stream's seeds
+STYLES = ("short", "descriptive", "random", "paraphrase")
+
+# ---- held-out phrasings (--style paraphrase) ------------------------------------------------------
+# Fields: {things} one or more object clauses (subject + finite verb), {background} "a black
+# background" / "a checkered floor"; in motion phrases {dir} a direction, {speed} " slowly" /
+# " quickly" / "". Every literal piece of two or more words is a fixed phrase that no training
+# caption may contain (`paraphrases_seen_in_training`).
+PARAPHRASE_TEMPLATES = (
+    "Watch as {things}, set against {background}.",
+    "In this clip, {things}; {background} fills the frame behind.",
+    "Take a look: {things}, and the setting is {background}.",
+    "Against {background}, {things} for the length of the shot.",
+    "The footage opens on {background}, where {things}.",
+)
+PARAPHRASE_MOTIONS: dict[str, tuple[str, ...]] = {
+    "linear": ("makes its way {dir}{speed}", "keeps going {dir}{speed}"),
+    "still": ("stays perfectly still", "holds still in one spot"),
+    "bounce": ("keeps bouncing off the bottom edge", "bounces again and again"),
+    "grow": ("grows bigger and bigger", "keeps growing in size"),
+    "shrink": ("shrinks smaller and smaller", "keeps shrinking in size"),
+    "spin": ("spins round and round", "keeps spinning in place"),
+    "orbit": ("orbits around the centre of the frame", "keeps orbiting the centre"),
+}
+PARAPHRASE_DIRECTIONS = {"left": "left", "right": "right", "up": "up", "down": "down", "up-left": "up and left",
+                         "up-right": "up and right", "down-left": "down and left", "down-right": "down and right"}
+PARAPHRASE_SPEEDS = {"slowly": " slowly", "normal": "", "quickly": " quickly"}
+PARAPHRASE_EXTRAS = {
+    "trail": " and leaves a stripe of its own colour behind",
+    "crossing": " and disappears for a moment behind a pillar",
+    "pillar": "{things}, with a pillar standing at the centre of the frame",
+    "collide": "{a} {move_a} and {b} {move_b} run into one another",
+    "camera": "{things} as the camera sweeps {dir}",
+    "join": "{first} and at the same time {second}",
+}
+PARAPHRASE_BACKGROUNDS = {"black": "a black background", "gray": "a gray background",
+                          "white": "a white background", "checkered": "a checkered floor"}
+
+
+def _pick(rng: np.random.Generator, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _noun(obj) -> str:
+    words = ([] if obj.size == "medium" else [obj.size]) + [obj.color, obj.shape]
+    return ("an " if words[0][0] in "aeiou" else "a ") + " ".join(words)
+
+
+def _paraphrase_motion(obj, rng) -> str:
+    if obj.motion in PARAPHRASE_DIRECTIONS:
+        return _pick(rng, PARAPHRASE_MOTIONS["linear"]).format(dir=PARAPHRASE_DIRECTIONS[obj.motion],
+                                                               speed=PARAPHRASE_SPEEDS[obj.speed])
+    return _pick(rng, PARAPHRASE_MOTIONS[obj.motion])
+
+
+def paraphrase(scene, rng: np.random.Generator) -> str:
+    """A prompt for `scene` in the held-out templates: the world's words, new sentences.
+
+    Names every object's colour, shape, motion, size (when not medium) and speed (when not
+    normal), the background, a camera pan, the pillar, trails and a collision.
+    """
+    objs = list(scene.objects)
+    clauses = []
+    rest = range(len(objs))
+    if scene.collide and len(objs) >= 2:
+        a, b = objs[:2]
+        moves = [f"going {PARAPHRASE_DIRECTIONS[o.motion]}{PARAPHRASE_SPEEDS[o.speed]}"
+                 if o.motion in PARAPHRASE_DIRECTIONS else "that " + _paraphrase_motion(o, rng) for o in (a, b)]
+        clauses.append(PARAPHRASE_EXTRAS["collide"].format(a=_noun(a), b=_noun(b), move_a=moves[0], move_b=moves[1]))
+        rest = range(2, len(objs))
+    crossing = False
+    for i in rest:
+        obj = objs[i]
+        clause = f"{_noun(obj)} {_paraphrase_motion(obj, rng)}"
+        if obj.trail:
+            clause += PARAPHRASE_EXTRAS["trail"]
+        if scene.pillar and obj.motion in ("left", "right"):
+            clause += PARAPHRASE_EXTRAS["crossing"]
+            crossing = True
+        clauses.append(clause)
+    things = clauses[0] if clauses else "nothing moves"
+    for clause in clauses[1:]:
+        things = PARAPHRASE_EXTRAS["join"].format(first=things, second=clause)
+    if scene.pillar and not crossing:
+        things = PARAPHRASE_EXTRAS["pillar"].format(things=things)
+    if scene.camera is not None:
+        things = PARAPHRASE_EXTRAS["camera"].format(things=things, dir=PARAPHRASE_DIRECTIONS[scene.camera])
+    text = _pick(rng, PARAPHRASE_TEMPLATES).format(things=things, background=PARAPHRASE_BACKGROUNDS[scene.background])
+    return text[0].upper() + text[1:]
+
+
+def paraphrase_fixed_phrases() -> list[str]:
+    """The literal pieces (two or more words, lower case) of every held-out template."""
+    texts = [*PARAPHRASE_TEMPLATES, *PARAPHRASE_EXTRAS.values()]
+    texts += [t for options in PARAPHRASE_MOTIONS.values() for t in options]
+    phrases = set()
+    for text in texts:
+        for piece in re.split(r"\{[a-z_]+\}|[,.;:]", text):
+            words = piece.lower().split()
+            if len(words) >= 2:
+                phrases.add(" ".join(words))
+    return sorted(phrases)
+
+
+def paraphrases_seen_in_training(num_captions: int = 5000, num_scenes: int = 500,
+                                 seed: int = 0) -> list[tuple[str, str]]:
+    """(fixed phrase, training caption or phrase) pairs where a training caption uses a held-out phrase.
+
+    Draws `num_captions` captions as the training stream does (`caption(scene, rng, "random")`,
+    every scenario, 1-3 objects; `num_scenes` scenes, several captions each) and also checks every
+    phrase of the caption tables in spacetime.world.captions, so rare options are covered too.
+    Empty means the paraphrases are held out. Also fails (raises) if a template has no fixed phrase.
+    """
+    from spacetime.world import captions as cap
+    from spacetime.world.scene import sample_scene
+
+    phrases = paraphrase_fixed_phrases()
+    for text in (*PARAPHRASE_TEMPLATES, *(t for o in PARAPHRASE_MOTIONS.values() for t in o)):
+        if not any(p in text.lower() for p in phrases):
+            raise AssertionError(f"held-out template {text!r} has no fixed phrase of two or more words")
+    rng = np.random.default_rng(seed)
+    scenes = [sample_scene(np.random.default_rng((seed, k))) for k in range(num_scenes)]
+    seen = [cap.caption(scenes[k % num_scenes], rng, "random").lower() for k in range(num_captions)]
+    tables = [cap.COLOR_WORDS, cap.SHAPE_WORDS, cap.SIZE_WORDS, cap.SPEED_WORDS, cap.BACKGROUND_WORDS,
+              cap.BACKGROUND_NOUNS, cap.DIRECTION_WORDS, cap.PREFIX_PARTICIPLES]
+    seen += [w.lower() for table in tables for words in table.values() for w in words]
+    seen += [w.lower() for pair in cap.MOTION_PHRASES.values() for words in pair for w in words]
+    seen += [w.lower() for w in (*cap.MOVE_PARTICIPLES, *cap.MOVE_VERBS, *cap.TRAIL_PHRASES, *cap.CAMERA_PHRASES,
+                                 *cap.PILLAR_PHRASES, *cap.COLLIDE_PHRASES)]
+    return [(p, text) for p in phrases for text in seen if p in text]
+
+
+def write_prompt(scene, rng: np.random.Generator, style: str) -> str:
+    """The prompt of `scene` in `style` (one of STYLES)."""
+    from spacetime.world.captions import caption
+
+    return paraphrase(scene, rng) if style == "paraphrase" else caption(scene, rng, style)
+
+
+def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
+            steps: int | None = None, out: Path | None = None, log=None) -> tuple[dict, dict]:
+    """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict)."""
+    from spacetime.video import write_video
+    from spacetime.world.evaluate import evaluate_many
+    from spacetime.world.scene import sample_scene
+
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    log = log or (lambda text: print(text, file=sys.stderr))
+    d = pipe.defaults
+    seconds, aspect = float(d["seconds"]), d["width"] / d["height"]
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="spacetime_quality_"))
+    out.mkdir(parents=True, exist_ok=True)
+    items, manifest, started = [], [], time.perf_counter()
+    for i in range(prompts):
+        rng = np.random.default_rng(SCENE_SEED_BASE + i)
+        scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
+                             seconds=seconds, aspect=aspect)
+        prompt = write_prompt(scene, rng, style)
+        video = pipe.generate(prompt, seed=i, steps=steps, progress=False)
+        path = write_video(out / f"clip_{i:04d}.mp4", video.frames, video.fps, overwrite=True)
+        items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),
+                      "positions_known": False})
+        manifest.append({"path": path.name, "caption": prompt, "fps": video.fps, "frames": len(video.frames),
+                         "width": video.frames.shape[2], "height": video.frames.shape[1], "scene": scene.to_dict()})
+        log(f"[{i + 1}/{prompts}] {prompt}")
+    (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
+    report = evaluate_many(items)
+    rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
+    result = {"prompts": prompts, "style": style, "rates": rates,
+              "gravity_error_median": report.get("gravity_error_median"),
+              "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
+    return report, result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model folder (default: the embedded model)")
     parser.add_argument("--prompts", type=int, default=200)
-    parser.add_argument("--style", default="random", choices=("short", "descriptive", "random"))
+    parser.add_argument("--style", default="random", choices=STYLES)
     parser.add_argument("--objects", type=int, nargs=2, default=(1, 1), metavar=("MIN", "MAX"))
     parser.add_argument("--scenarios", nargs="+", default=["single"], help="world scenarios to draw from")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
@@ -36,37 +219,14 @@ def main() -> int:
     args = parser.parse_args()
 
     from spacetime.pipeline import Pipeline
-    from spacetime.video import write_video
-    from spacetime.world.captions import caption
-    from spacetime.world.evaluate import evaluate_many, summary_table
-    from spacetime.world.scene import sample_scene
+    from spacetime.world.evaluate import summary_table
 
     pipe = Pipeline.from_pretrained(args.model)
-    d = pipe.defaults
-    seconds, aspect = float(d["seconds"]), d["width"] / d["height"]
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="spacetime_quality_"))
-    out.mkdir(parents=True, exist_ok=True)
-    items, manifest, started = [], [], time.perf_counter()
-    for i in range(args.prompts):
-        rng = np.random.default_rng(SCENE_SEED_BASE + i)
-        scene = sample_scene(rng, num_objects=tuple(args.objects), scenarios=tuple(args.scenarios),
-                             seconds=seconds, aspect=aspect)
-        prompt = caption(scene, rng, args.style)
-        video = pipe.generate(prompt, seed=i, steps=args.steps, progress=False)
-        path = write_video(out / f"clip_{i:04d}.mp4", video.frames, video.fps, overwrite=True)
-        items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),
-                      "positions_known": False})
-        manifest.append({"path": path.name, "caption": prompt, "fps": video.fps, "frames": len(video.frames),
-                         "width": video.frames.shape[2], "height": video.frames.shape[1], "scene": scene.to_dict()})
-        print(f"[{i + 1}/{args.prompts}] {prompt}", file=sys.stderr)
-    (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
-    report = evaluate_many(items)
+    report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
+                             steps=args.steps, out=args.out)
     print(summary_table(report))
-    print(f"clips and manifest: {out}")
-    rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
-    print(json.dumps({"model": args.model or "embedded", "prompts": args.prompts, "style": args.style,
-                      "rates": rates, "gravity_error_median": report.get("gravity_error_median"),
-                      "seconds_per_clip": round((time.perf_counter() - started) / max(args.prompts, 1), 2)}))
+    print(f"clips and manifest: {result.pop('out')}")
+    print(json.dumps({"model": args.model or "embedded", **result}))
     return 0
 
 

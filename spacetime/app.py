@@ -514,20 +514,18 @@ def check_port(host: str, port: int) -> None:
 
 
 def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 7860,
-          limits: AppLimits | None = None, device: str = "cpu", bf16: bool = False) -> None:
+          limits: AppLimits | None = None, device: str = "cpu", precision: str = "auto") -> None:
     """Load the model (the embedded one, or a model folder) and serve the UI until interrupted.
 
     Nothing reaches the internet: analytics are off, there is no share link, and the default
     theme's fonts are served by the app itself.
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio at import and at launch
-    import torch
-
-    from spacetime.pipeline import Pipeline
+    from spacetime.pipeline import PRECISIONS, Pipeline
 
     limits = limits or AppLimits()
     check_port(host, port)  # before the model loads: a taken port fails in a second
-    pipe = Pipeline.from_pretrained(model).to(device, torch.bfloat16 if bf16 else None)
+    pipe = Pipeline.from_pretrained(model).to(device, PRECISIONS[precision])
     with tempfile.TemporaryDirectory(prefix="spacetime-serve-") as out_dir:  # our copies of results, removed at exit
         demo = build_app(pipe, limits=limits, out_dir=out_dir)
         try:

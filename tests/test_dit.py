@@ -74,6 +74,24 @@ def test_padding_tokens_of_text_are_ignored(bf16):
         assert not torch.allclose(model(x, t, text2, mask)[0], v[0], atol=1e-3)
 
 
+def test_pooled_text_reaches_every_token_through_the_modulation():
+    """With cross-attention cut off (its output projection zeroed), the prompt still changes the
+    output through the pooled-text adaLN path, and only through its real tokens."""
+    model = randomized(DiT(tiny())).eval()
+    for block in model.blocks:
+        torch.nn.init.zeros_(block.cross.out.weight)
+        torch.nn.init.zeros_(block.cross.out.bias)
+    x, t, text, mask = inputs()
+    v = model(x, t, text, mask)
+    other = text.clone()
+    other[0, 3:] = 100.0  # padding: no change
+    assert torch.allclose(model(x, t, other, mask), v, atol=1e-6)
+    other[:, 0] += 1.0  # a real token: changes the pooled embedding
+    assert not torch.allclose(model(x, t, other, mask), v, atol=1e-3)
+    plain = DiT(tiny(pooled_text=False))
+    assert plain.pooled_text_embed is None and plain.num_params() < model.num_params()
+
+
 def test_prompt_with_no_tokens_gives_finite_output():
     model = randomized(DiT(tiny())).eval()
     x, t, text, mask = inputs()

@@ -170,7 +170,8 @@ def _add_common(p, image: bool = False) -> None:
     g.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
     g.add_argument("--sampler", choices=("euler", "heun"), help="ODE sampler")
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    g.add_argument("--bf16", action="store_true", help="run the transformer in bfloat16 (faster on recent CPUs/GPUs)")
+    g.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="transformer compute precision (default auto: bf16 where the CPU/GPU runs it natively)")
     g = p.add_argument_group("size and length")
     g.add_argument("--size", metavar="WxH", help="frame size in pixels, e.g. 256x144 (any size)")
     g.add_argument("--aspect", metavar="A:B", help=f"aspect ratio, e.g. {', '.join(ASPECTS)}")
@@ -257,14 +258,9 @@ def run(args) -> int:
     one_frame = name == "image" or (name in ("generate", "keyframes") and getattr(args, "frames", None) == 1)
     check_output_path(output, overwrite=args.overwrite, num_frames=1 if one_frame else 2)
 
-    import torch
-    from transformers.utils import logging as transformers_logging
+    from spacetime.pipeline import PRECISIONS, Pipeline
 
-    from spacetime.pipeline import Pipeline
-
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise beside ours
-
-    pipe = Pipeline.from_pretrained(args.model).to(args.device, torch.bfloat16 if args.bf16 else None)
+    pipe = Pipeline.from_pretrained(args.model).to(args.device, PRECISIONS[args.precision])
     width, height = _size_from_args(args, pipe.defaults)
     kw = dict(width=width, height=height, steps=args.steps, guidance=args.guidance, seed=seed,
               sampler=args.sampler, progress=not args.quiet)

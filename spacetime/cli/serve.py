@@ -8,7 +8,7 @@ EPILOG = """examples:
   spacetime serve                                   # the embedded model on http://127.0.0.1:7860
   spacetime serve --model my_model/ --port 8080
   spacetime serve --host 0.0.0.0 --max-seconds 10   # reachable from the network; shorter videos
-  spacetime serve --device cuda --bf16 --queue-size 32
+  spacetime serve --device cuda --queue-size 32
 
 One tab per capability: text to video, image, animate an image, extend, loop, connect,
 edit, keyframes. Requests run one at a time; others wait in the queue (--queue-size).
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--bf16", action="store_true", help="run the transformer in bfloat16")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="transformer compute precision (default auto: bf16 where the CPU/GPU runs it natively)")
     g = p.add_argument_group("limits (shown in the page)")
     g.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
     g.add_argument("--max-upload-seconds", type=float, default=30.0, metavar="S",
@@ -57,5 +58,5 @@ def run(args) -> int:
     limits = AppLimits(max_upload_mb=args.max_upload_mb, max_upload_seconds=args.max_upload_seconds,
                        max_seconds=args.max_seconds, max_side=args.max_side, max_steps=args.max_steps,
                        queue_size=args.queue_size)
-    serve(args.model, host=args.host, port=args.port, limits=limits, device=args.device, bf16=args.bf16)
+    serve(args.model, host=args.host, port=args.port, limits=limits, device=args.device, precision=args.precision)
     return 0

@@ -76,6 +76,8 @@ class TrainOptions:
     mask_probs: dict = field(default_factory=dict)  # DiT: known-frame mask kinds; empty = flow's defaults
     shift: float = 0.0  # DiT: timestep shift; 0 = flow.shift_for_tokens of each batch
     kl_weight: float = 1e-6  # VAE
+    chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
+    freeze_encoder: bool = False  # VAE: train the decoder only, so DiTs trained on its latents stay valid
     gradient_weight: float = 0.0  # VAE
     log_every: int = 1
     checkpoint_every: int = 100  # 0 disables periodic checkpoints (one is still written at the end)

@@ -200,6 +200,10 @@ class VAETask:
                 self.model = VideoVAE(VAEConfig(**fields))
             except (TypeError, ValueError) as e:
                 raise RequestError(f"model: cannot build VAE preset {m.preset!r} with {m.overrides}: {e}") from None
+        if config.train.freeze_encoder:
+            if not m.init:
+                raise RequestError("train.freeze_encoder needs model.init: a trained VAE folder whose encoder to keep")
+            self.model.encoder.requires_grad_(False)
         self.model.train()
 
     def set_activation_checkpointing(self, enabled: bool) -> None:
@@ -217,7 +221,8 @@ class VAETask:
 
         video = batch["video"].to(self.device)
         t = self.config.train
-        out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight, generator=generator)
+        out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight,
+                       chroma_weight=t.chroma_weight, generator=generator)
         stats = {k: float(v) for k, v in out.items() if k != "loss"}
         stats.update(loss=float(out["loss"].detach()), samples=video.shape[0], tokens=self.tokens(video))
         return out["loss"], stats

@@ -1,0 +1,131 @@
+"""The quality benchmarks (benchmarks/embedded_quality.py, benchmarks/capability_quality.py) on a
+tiny random model: they run end to end and report every figure in its range; the held-out
+paraphrase templates never occur in training captions.
+
+Random weights make the rates meaningless; the keys, ranges and the mechanics they rest on
+(the VAE round trip used as the reference is the one the pipeline pins) are exact.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spacetime.model_folder import write_tiny_model_folder
+from spacetime.pipeline import Pipeline
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    """A benchmark script as a module (benchmarks/ is not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return Pipeline.from_pretrained(write_tiny_model_folder(tmp_path_factory.mktemp("tiny_model")))
+
+
+def _in_unit(value):
+    return value is None or 0.0 <= value <= 1.0
+
+
+# ---- paraphrases -------------------------------------------------------------------------------------
+
+
+def test_paraphrase_templates_never_occur_in_training_captions():
+    eq = _load("embedded_quality")
+    assert len(eq.paraphrase_fixed_phrases()) >= 10
+    assert eq.paraphrases_seen_in_training(num_captions=5000) == []
+
+
+def test_paraphrase_check_catches_a_training_phrase(monkeypatch):
+    eq = _load("embedded_quality")
+    # "the camera pans" is how training captions say it: a template using it must be reported
+    monkeypatch.setattr(eq, "PARAPHRASE_TEMPLATES", (*eq.PARAPHRASE_TEMPLATES, "{things}; the camera pans {dir}."))
+    found = eq.paraphrases_seen_in_training(num_captions=200, num_scenes=50)
+    assert {phrase for phrase, _ in found} == {"the camera pans"}
+
+
+def test_paraphrase_names_the_scene_in_the_world_words():
+    from spacetime.world.scene import sample_scene
+
+    eq = _load("embedded_quality")
+    phrases = eq.paraphrase_fixed_phrases()
+    for k in range(200):
+        rng = np.random.default_rng(k)
+        scene = sample_scene(rng)
+        text = eq.paraphrase(scene, rng)
+        low = text.lower()
+        assert any(p in low for p in phrases), text
+        assert eq.PARAPHRASE_BACKGROUNDS[scene.background] in low, text
+        for obj in scene.objects:
+            assert f"{obj.color} {obj.shape}" in low, text
+            if obj.size != "medium":
+                assert f"{obj.size} {obj.color} {obj.shape}" in low, text
+            if obj.motion in eq.PARAPHRASE_DIRECTIONS:
+                assert eq.PARAPHRASE_DIRECTIONS[obj.motion] + eq.PARAPHRASE_SPEEDS[obj.speed] in low, text
+        if scene.camera is not None:
+            assert f"camera sweeps {eq.PARAPHRASE_DIRECTIONS[scene.camera]}" in low, text
+
+
+# ---- the scripts' core functions on a tiny model ------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["paraphrase", "short"])
+def test_embedded_quality_reports_rates(pipe, tmp_path, style):
+    eq = _load("embedded_quality")
+    report, result = eq.measure(pipe, 2, style=style, out=tmp_path, log=lambda _: None)
+    assert result["prompts"] == 2 and result["style"] == style and report["clips"] == 2
+    assert {"color", "shape", "motion", "presence"} <= set(result["rates"])
+    assert all(0.0 <= r <= 1.0 for r in result["rates"].values())
+    assert result["seconds_per_clip"] > 0
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and all((tmp_path / m["path"]).is_file() for m in lines)
+    if style == "paraphrase":
+        phrases = eq.paraphrase_fixed_phrases()
+        assert all(any(p in m["caption"].lower() for p in phrases) for m in lines)
+    json.dumps(result, allow_nan=False)
+
+
+def test_capability_quality_reports_every_task(pipe, tmp_path):
+    cq = _load("capability_quality")
+    report = cq.measure(pipe, 2, out=tmp_path, log=lambda _: None)
+    assert set(report["tasks"]) == set(cq.TASKS)
+    for task, r in report["tasks"].items():
+        assert r["n"] == 2 and _in_unit(r["rate"]) and r["seconds_per_clip"] >= 0, task
+        for key, value in r.items():
+            if "psnr" in key and value is not None:
+                assert 0.0 < value <= cq.PSNR_CAP, (task, key, value)
+            if key.startswith(("ratio", "pixel_ratio")):
+                assert value is not None and value >= 0.0, (task, key, value)
+        if task in cq.WORLD_TASKS:
+            assert set(r["world"]) == set(cq.WORLD_CHECKS) and all(_in_unit(v) for v in r["world"].values())
+    assert report["tasks"]["extend"]["objects"] == 2
+    json.dumps(report, allow_nan=False)
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * len(cq.TASKS)
+    assert all(isinstance(m["seam_frame"], int) for m in lines if m["task"].startswith("extend"))
+    ceiling = report["vae_ceiling"]
+    assert 0.0 < ceiling["psnr_median"] <= cq.PSNR_CAP and all(_in_unit(v) for v in ceiling["world"].values())
+    assert cq.summary_table(report).count("\n") == 2 + len(cq.TASKS)
+
+
+def test_capability_reference_is_the_pinned_vae_round_trip(pipe):
+    # A strength-1 pin at frame 0 holds its latents exactly and the causal decoder's first
+    # frames depend on them alone: the generated canvas reproduces `vae_round_trip` bit for bit.
+    cq = _load("capability_quality")
+    report = cq.measure(pipe, 1, tasks=("image", "connect"), log=lambda _: None)
+    assert report["tasks"]["image"]["psnr_vae_median"] == cq.PSNR_CAP
+    assert report["tasks"]["connect"]["start_psnr_vae_median"] == cq.PSNR_CAP
