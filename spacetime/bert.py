@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spacetime.errors import WeightsError
-from spacetime.modelio import _short
+from spacetime.modelio import read_safetensors, state_problems
 
 # Keys a transformers BertModel checkpoint may hold that this encoder does not use.
 _IGNORED_PREFIXES = ("pooler.", "embeddings.position_ids", "embeddings.token_type_ids")
@@ -180,26 +180,12 @@ def load_bert_state(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
     the keys carry the `bert.` prefix of a BertFor* model, the task heads beside it.
     Old `LayerNorm.gamma` / `.beta` names are read as `.weight` / `.bias`, as transformers does.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} is missing; re-download the text encoder")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path} is not a readable safetensors file ({e}); re-download the text encoder") from None
+    state = read_safetensors(path, remedy="re-download the text encoder")
     if any(k.startswith("bert.") for k in state):
         state = {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
     state = {k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"): v
              for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    misshapen = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = [f"missing keys {_short(missing)}"] if missing else []
-    problems += [f"unexpected keys {_short(unexpected)}"] if unexpected else []
-    problems += ["shape mismatch " + _short([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                                             for k in misshapen])] if misshapen else []
+    problems = state_problems(model.state_dict(), state)
     if problems:
         raise WeightsError(f"{path} does not match its BERT config: " + "; ".join(problems))
     return state

@@ -89,28 +89,21 @@ def read_json_object(path: Path) -> dict:
     return data
 
 
-def load_state_strict(model: torch.nn.Module, path: str | Path) -> None:
-    """Load safetensors into `model`, naming every missing, unexpected or misshapen key."""
+def read_safetensors(path: str | Path, remedy: str) -> dict:
+    """The tensors of a safetensors file; a WeightsError ending in `remedy` if it is missing or unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"weights file {path} is missing; re-export or re-download the model")
+        raise WeightsError(f"weights file {path} is missing; {remedy}")
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path} is not a readable safetensors file ({e}); re-export the model") from None
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    misshapen = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_short(unexpected)}")
-    if misshapen:
-        problems.append(
-            "shape mismatch " + _short([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in misshapen])
-        )
+        raise WeightsError(f"{path} is not a readable safetensors file ({e}); {remedy}") from None
+
+
+def load_state_strict(model: torch.nn.Module, path: str | Path) -> None:
+    """Load safetensors into `model`, naming every missing, unexpected or misshapen key."""
+    state = read_safetensors(path, remedy="re-export or re-download the model")
+    problems = state_problems(model.state_dict(), state)
     if problems:
         raise WeightsError(f"{path} does not match its config: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
@@ -122,6 +115,20 @@ def load_pretrained(model_cls: type[M], config_cls: type, folder: str | Path) ->
     model = model_cls(config)
     load_state_strict(model, Path(folder) / WEIGHTS_NAME)
     return model.eval()
+
+
+def state_problems(own: dict, state: dict) -> list[str]:
+    """Missing, unexpected and wrongly shaped keys of `state` against a model's `own` state dict."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshapen = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    problems = [f"missing keys {_short(missing)}"] if missing else []
+    problems += [f"unexpected keys {_short(unexpected)}"] if unexpected else []
+    if misshapen:
+        problems.append(
+            "shape mismatch " + _short([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in misshapen])
+        )
+    return problems
 
 
 def _short(items: list[str], limit: int = 6) -> str:

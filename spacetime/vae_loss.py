@@ -5,8 +5,14 @@ Kept apart from the model (`spacetime.vae`) so the trainer, the benchmarks and
 
 Objective (Kingma & Welling 2014, with the L1 reconstruction of latent-diffusion VAEs,
 Rombach et al. 2022):
-    loss = l1 + chroma_weight * l1(chroma) + gradient_weight * l1(finite differences) + kl_weight * kl
-- l1: mean absolute error per pixel value, video in [-1, 1];
+    loss = rec + chroma_weight * l1(chroma) + gradient_weight * l1(finite differences) + kl_weight * kl
+- rec: mean absolute (reconstruction="l1") or squared ("mse") error per pixel value, video in
+  [-1, 1]. In the synthetic world the objects are small (about 4 % of the pixels) and are the
+  only coloured ones: under L1 every pixel pulls with the same force, the grey background
+  wins, and the embedded VAE trained 6000 steps with L1 returned every object grey. MSE
+  weighs an object's large error 20x a background pixel's small one and learns colour within
+  a few hundred steps (measured on one world batch: object chroma 0.76 of the input after 200
+  steps, against 0.45 with L1); the embedded VAE trains with "mse";
 - chroma term (optional): L1 between the colour-minus-luminance of reconstruction and
   target. In the synthetic world the objects are small and are the only coloured pixels;
   with plain L1 the embedded VAE learnt grey backgrounds well and lost colour entirely
@@ -31,6 +37,7 @@ def vae_loss(
     kl_weight: float = 1e-6,
     gradient_weight: float = 0.0,
     chroma_weight: float = 0.0,
+    reconstruction: str = "l1",
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """One training evaluation on video (B, 3, T, H, W) in [-1, 1].
@@ -38,9 +45,12 @@ def vae_loss(
     Returns dict(loss, l1, kl, psnr, gradient); `loss` carries the gradient, the others are detached.
     """
     recon, mean, logvar = vae(video, generator=generator)  # (B, 3, T, H, W), (B, C, T', h, w) x2
-    l1 = (recon - video).abs().mean()
+    if reconstruction not in ("l1", "mse"):
+        raise ValueError(f"reconstruction must be 'l1' or 'mse', got {reconstruction!r}")
+    error = recon - video
+    l1 = error.abs().mean()
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-    loss = l1 + kl_weight * kl
+    loss = (l1 if reconstruction == "l1" else error.pow(2).mean()) + kl_weight * kl
     chroma = torch.zeros((), device=video.device)
     if chroma_weight > 0:
         chroma = _chroma(recon).sub(_chroma(video)).abs().mean()

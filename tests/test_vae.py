@@ -209,6 +209,31 @@ def test_loss_trains_and_metrics():
     assert out["l1"].item() < 0.5 * first
 
 
+def test_mse_and_chroma_terms_weigh_a_small_coloured_object():
+    """The terms chosen for the world (spacetime.vae_loss): a grey guess of a small red square
+    costs more, relative to a perfect one, under MSE + chroma than under plain L1."""
+    target = torch.full((1, 3, 1, 32, 32), -0.5)
+    target[0, 0, :, 12:18, 12:18] = 0.9  # 3.5 % of the pixels are red
+    grey = target.clone()
+    grey[0, :, :, 12:18, 12:18] = target[0, :, :, 12:18, 12:18].mean(0)  # same luminance, no colour
+
+    class Fixed(torch.nn.Module):  # a "VAE" whose output is given
+        def __init__(self, out):
+            super().__init__()
+            self.out = out
+
+        def forward(self, video, generator=None):
+            zeros = torch.zeros(1, 4, 1, 4, 4)
+            return self.out, zeros, zeros
+
+    l1 = vae_loss(Fixed(grey), target)["loss"]
+    with_colour = vae_loss(Fixed(grey), target, chroma_weight=4.0)
+    assert with_colour["chroma"] > 0 and with_colour["loss"] > 2 * l1
+    assert vae_loss(Fixed(target), target, reconstruction="mse", chroma_weight=4.0)["loss"] < 1e-6
+    with pytest.raises(ValueError, match="reconstruction"):
+        vae_loss(Fixed(grey), target, reconstruction="l2")
+
+
 @pytest.mark.slow
 def test_full_hd_frame_tiled_matches_untiled():
     # 1920x1080 through the embedded preset, tiled (bounded memory) and untiled.

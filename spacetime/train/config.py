@@ -76,6 +76,7 @@ class TrainOptions:
     mask_probs: dict = field(default_factory=dict)  # DiT: known-frame mask kinds; empty = flow's defaults
     shift: float = 0.0  # DiT: timestep shift; 0 = flow.shift_for_tokens of each batch
     kl_weight: float = 1e-6  # VAE
+    reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
     freeze_encoder: bool = False  # VAE: train the decoder only, so DiTs trained on its latents stay valid
     gradient_weight: float = 0.0  # VAE

@@ -222,7 +222,8 @@ class VAETask:
         video = batch["video"].to(self.device)
         t = self.config.train
         out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight,
-                       chroma_weight=t.chroma_weight, generator=generator)
+                       chroma_weight=t.chroma_weight, reconstruction=t.reconstruction,
+                       generator=generator)
         stats = {k: float(v) for k, v in out.items() if k != "loss"}
         stats.update(loss=float(out["loss"].detach()), samples=video.shape[0], tokens=self.tokens(video))
         return out["loss"], stats
