@@ -157,6 +157,21 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path):
     assert out.stderr.strip().splitlines() == [f"spacetime: error: {bad}: train.steps must be int, got 'many'"]
 
 
+def test_cli_stop_after_trains_a_chunk_and_resume_finishes(tmp_path):
+    """Training in chunks across sessions: --stop-after N checkpoints at N, --resume goes on."""
+    sets = [f'run.dir="{tmp_path}"', "model.kind=vae", "model.preset=tiny", "data.shapes=[[1,16,16]]",
+            "data.batch_size=1", "train.steps=3", "train.peak_flops=1e9", "train.checkpoint_every=0"]
+    base = [sys.executable, "-m", "spacetime", "train", str(ROOT / "configs/smoke.toml"), "--no-progress", "--set", *sets]
+    first = subprocess.run(base + ["--stop-after", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith("step_")) == ["step_000002"]
+    second = subprocess.run(base + ["--resume"], capture_output=True, text=True, cwd=ROOT)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "checkpoints/step_000003").is_dir()
+    bad = subprocess.run(base + ["--stop-after", "0"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "--stop-after must be a positive" in bad.stderr
+
+
 def test_data_loader_workers_give_the_same_run(tmp_path):
     def run(name, workers):
         config = load_config(ROOT / "configs" / "toy.toml", [f'run.dir="{tmp_path / name}"', "train.steps=4",

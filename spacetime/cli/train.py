@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from spacetime.errors import RequestError
+
 TRAIN_EPILOG = """examples:
   spacetime train configs/smoke.toml
   spacetime train configs/smoke.toml --set train.steps=50 train.lr=3e-4 run.dir=runs/try
@@ -34,6 +36,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                         help="continue the run from its newest valid checkpoint (or from the given step folder)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (metrics.jsonl is still written)")
+    parser.add_argument("--stop-after", type=int, metavar="N",
+                        help="train N steps in this call, then checkpoint and stop (the schedule of train.steps is kept; "
+                             "continue later with --resume)")
 
 
 def run_train(args) -> int:
@@ -41,7 +46,9 @@ def run_train(args) -> int:
     from spacetime.train.loop import train
 
     config = load_config(args.config, args.overrides)
-    run_dir = train(config, resume=args.resume, progress=not args.no_progress)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise RequestError(f"--stop-after must be a positive number of steps, got {args.stop_after}")
+    run_dir = train(config, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     print(f"run folder: {run_dir}")
     return 0
 
@@ -68,8 +75,6 @@ def run_export(args) -> int:
 def _parse_defaults(items: list[str]) -> dict:
     """`width=128 seconds=4 sampler=euler` -> {"width": 128, "seconds": 4, "sampler": "euler"}."""
     import json
-
-    from spacetime.errors import RequestError
 
     out = {}
     for item in items:
