@@ -333,3 +333,16 @@ def test_bad_input_file_is_a_read_error(pipe, tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(VideoReadError):
         pipe.animate(bad, frames=5, progress=False)
+
+
+def test_precision_defaults_to_native_bf16_and_an_explicit_choice_sticks(tiny_folder):
+    from spacetime.pipeline import PRECISIONS, default_dtype
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert default_dtype("cpu") == (torch.bfloat16 if native else torch.float32)
+    fresh = Pipeline.from_pretrained(tiny_folder)
+    assert fresh.dtype == default_dtype("cpu")
+    fresh.to(dtype=PRECISIONS["fp32"]).to("cpu")  # moving later keeps the asked-for precision
+    assert fresh.dtype == torch.float32
+    video = fresh.generate("a red ball", width=32, height=32, frames=5, steps=2, seed=0, progress=False)
+    assert video.frames.shape == (5, 32, 32, 3)

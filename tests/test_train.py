@@ -180,3 +180,22 @@ def test_data_loader_workers_give_the_same_run(tmp_path):
         return [json.loads(line)["loss"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
 
     assert run("inline", 0) == run("workers", 2)
+
+
+def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path):
+    from spacetime.train.export import export_run
+
+    common = ["model.kind=vae", "model.preset=tiny", "data.shapes=[[5,16,16]]", "data.batch_size=1",
+              "train.steps=2", "train.peak_flops=1e9", "train.lr=1e-2"]
+    train(load_config(None, [f'run.dir="{tmp_path / "a"}"', *common]), progress=False)
+    first = export_run(tmp_path / "a", tmp_path / "vae_a")
+    train(load_config(None, [f'run.dir="{tmp_path / "b"}"', *common, f'model.init="{first}"',
+                             "train.freeze_encoder=true", "run.seed=1"]), progress=False)
+    second = export_run(tmp_path / "b", tmp_path / "vae_b")
+    a, b = load_file(str(first / "model.safetensors")), load_file(str(second / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    config_a, config_b = (json.loads((f / "config.json").read_text()) for f in (first, second))
+    assert config_a["latent_mean"] == config_b["latent_mean"] and config_a["latent_std"] == config_b["latent_std"]
+    with pytest.raises(Exception, match="freeze_encoder needs model.init"):
+        train(load_config(None, [f'run.dir="{tmp_path / "c"}"', *common, "train.freeze_encoder=true"]), progress=False)

@@ -57,7 +57,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     model.eval()
     out = Path(out_dir)
     if config.model.kind == "vae":
-        model.config = _latent_stats_from_run(model, config)
+        if not config.train.freeze_encoder:
+            model.config = _latent_stats_from_run(model, config)
+        # else: the encoder is model.init's, and so must be the latent scaling that DiTs trained on
+        # its latents expect (VAETask loaded it with the init folder's config); re-measuring on
+        # other batches would shift it.
         return model.save_pretrained(out)
 
     from spacetime.model_folder import write_model_folder
