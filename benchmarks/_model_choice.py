@@ -1,4 +1,5 @@
-"""Which model a generation benchmark times: --model, else the embedded model, else a stand-in.
+"""Which model a generation benchmark times: --model, else the embedded model, else a stand-in;
+and the model and world-scene arguments the quality benchmarks share.
 
 A stand-in has random weights at the embedded model's sizes (VAE "embedded" preset, the
 DiT's default size, the bundled MiniLM text encoder, 128x128 at 8 fps, 8 steps): speed and
@@ -24,3 +25,12 @@ def choose_model(model_arg: str | None, scratch: Path) -> tuple[str, str]:
     defaults = dict(width=128, height=128, fps=8, seconds=4, steps=8, guidance=3.0, sampler="euler")
     folder = write_random_model_folder(scratch / "stand_in", vae_preset="embedded", dit_preset=None, defaults=defaults)
     return str(folder), STAND_IN_LABEL
+
+
+def add_world_quality_arguments(parser, out_help: str) -> None:
+    """--model, --objects, --scenarios, --steps and --out of embedded_quality.py and capability_quality.py."""
+    parser.add_argument("--model", help="model folder (default: the embedded model)")
+    parser.add_argument("--objects", type=int, nargs=2, default=(1, 1), metavar=("MIN", "MAX"))
+    parser.add_argument("--scenarios", nargs="+", default=["single"], help="world scenarios to draw from")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
+    parser.add_argument("--out", help=out_help)

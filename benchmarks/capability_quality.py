@@ -281,15 +281,13 @@ def summary_table(report: dict) -> str:
 
 
 def main() -> int:
+    from _model_choice import add_world_quality_arguments  # beside this script
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model folder (default: the embedded model)")
     parser.add_argument("--clips", type=int, default=50)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--style", default="random", choices=("short", "descriptive", "random"))
-    parser.add_argument("--objects", type=int, nargs=2, default=(1, 1), metavar=("MIN", "MAX"))
-    parser.add_argument("--scenarios", nargs="+", default=["single"], help="world scenarios to draw from")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
-    parser.add_argument("--out", help="keep the outputs and a manifest.jsonl here")
+    add_world_quality_arguments(parser, out_help="keep the outputs and a manifest.jsonl here")
     args = parser.parse_args()
 
     from spacetime.pipeline import Pipeline

@@ -208,14 +208,12 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
 
 
 def main() -> int:
+    from _model_choice import add_world_quality_arguments  # beside this script
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model folder (default: the embedded model)")
     parser.add_argument("--prompts", type=int, default=200)
     parser.add_argument("--style", default="random", choices=STYLES)
-    parser.add_argument("--objects", type=int, nargs=2, default=(1, 1), metavar=("MIN", "MAX"))
-    parser.add_argument("--scenarios", nargs="+", default=["single"], help="world scenarios to draw from")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
-    parser.add_argument("--out", help="keep the clips and a manifest.jsonl here")
+    add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
     from spacetime.pipeline import Pipeline

@@ -135,8 +135,7 @@ class Pipeline:
         self.text_encoder = text_encoder
         self.defaults = dict(defaults)
         self.device = torch.device("cpu")
-        self.dtype = default_dtype(self.device)  # compute dtype: bf16 runs the DiT under autocast, weights stay fp32
-        self._dtype_chosen = False  # True once .to(dtype=...) picked one; else it follows the device
+        self.requested_dtype: torch.dtype | None = None  # set by .to(dtype=...); None follows the device
         self.window = int(self.defaults.get("window", DEFAULT_WINDOW))
         self.context = int(self.defaults.get("context", DEFAULT_CONTEXT))
         self.anchor = bool(self.defaults.get("anchor", True))
@@ -171,10 +170,13 @@ class Pipeline:
         if dtype is not None:
             if dtype not in (torch.float32, torch.bfloat16, torch.float16):
                 raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype}")
-            self.dtype, self._dtype_chosen = dtype, True
-        elif not self._dtype_chosen:
-            self.dtype = default_dtype(self.device)
+            self.requested_dtype = dtype
         return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Compute dtype of the transformer: bf16 runs it under autocast; the weights stay fp32."""
+        return self.requested_dtype or default_dtype(self.device)
 
     # ---- requests --------------------------------------------------------------------------------
 
