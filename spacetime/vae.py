@@ -56,6 +56,11 @@ class VAEConfig:
     latent_hidden_channels: int = 128  # width on the latent grid
     num_blocks: int = 1  # residual blocks at 1/patch_size resolution (encoder and decoder each)
     num_latent_blocks: int = 3  # residual blocks on the latent grid (encoder and decoder each)
+    # The decoder's width and depth at 1/patch_size resolution, when they differ from the encoder's
+    # (None: the same). Decoding is the cheap side, and a wider decoder sharpens edges without
+    # touching the latent space, so it can be retrained alone under a frozen encoder.
+    decoder_hidden_channels: int | None = None
+    decoder_num_blocks: int | None = None
     temporal_kernel: int = 3
     tile_overlap: int = 64  # pixels of overlap between spatial tiles (multiple of 8)
     latent_mean: list[float] = field(default_factory=list)  # per channel; empty means 0
@@ -64,6 +69,10 @@ class VAEConfig:
     def __post_init__(self):
         if self.patch_size not in (2, 4, 8):
             raise ValueError(f"patch_size must be 2, 4 or 8, got {self.patch_size}")
+        for name in ("decoder_hidden_channels", "decoder_num_blocks"):
+            value = getattr(self, name)
+            if value is not None and value < (1 if name == "decoder_hidden_channels" else 0):
+                raise ValueError(f"{name} must be None or a positive int, got {value}")
         if self.temporal_kernel < 1:
             raise ValueError(f"temporal_kernel must be >= 1, got {self.temporal_kernel}")
         if self.tile_overlap < 0 or self.tile_overlap % SPATIAL_FACTOR:

@@ -162,7 +162,9 @@ class Decoder(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        p, c1, c2 = config.patch_size, config.hidden_channels, config.latent_hidden_channels
+        p, c2 = config.patch_size, config.latent_hidden_channels
+        c1 = config.decoder_hidden_channels or config.hidden_channels
+        num_blocks = config.num_blocks if config.decoder_num_blocks is None else config.decoder_num_blocks
         self.patch_size, self.up = p, SPATIAL_FACTOR // p
         self.conv_in = SpatialConv(config.latent_channels, c2)
         self.latent_blocks = nn.ModuleList(
@@ -170,7 +172,7 @@ class Decoder(nn.Module):
         )
         self.norm_up = ChannelRMSNorm(c2)
         self.up_proj = nn.Linear(c2, TEMPORAL_FACTOR * self.up**2 * c1)
-        self.blocks = nn.ModuleList(ResBlock(c1, config.temporal_kernel) for _ in range(config.num_blocks))
+        self.blocks = nn.ModuleList(ResBlock(c1, config.temporal_kernel) for _ in range(num_blocks))
         self.norm_out = ChannelRMSNorm(c1)
         self.conv_out = SpatialConv(c1, 3 * p * p)
 

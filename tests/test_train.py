@@ -199,3 +199,15 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path
     assert config_a["latent_mean"] == config_b["latent_mean"] and config_a["latent_std"] == config_b["latent_std"]
     with pytest.raises(Exception, match="freeze_encoder needs model.init"):
         train(load_config(None, [f'run.dir="{tmp_path / "c"}"', *common, "train.freeze_encoder=true"]), progress=False)
+    # A wider decoder under the same encoder: matching tensors come from the init, the rest start fresh.
+    wide = [f'model.init="{first}"', "train.freeze_encoder=true", "model.overrides={decoder_hidden_channels=12}"]
+    train(load_config(None, [f'run.dir="{tmp_path / "d"}"', *common, *wide]), progress=False)
+    third = export_run(tmp_path / "d", tmp_path / "vae_d")
+    c = load_file(str(third / "model.safetensors"))
+    assert all(torch.equal(a[k], c[k]) for k in a if k.startswith("encoder."))
+    assert c["decoder.conv_out.conv.weight"].shape[1] == 12 != a["decoder.conv_out.conv.weight"].shape[1]
+    config_c = json.loads((third / "config.json").read_text())
+    assert config_c["decoder_hidden_channels"] == 12 and config_c["latent_std"] == config_a["latent_std"]
+    with pytest.raises(Exception, match="change it; change only decoder fields"):
+        train(load_config(None, [f'run.dir="{tmp_path / "e"}"', *common, *wide[:2], "model.overrides={hidden_channels=12}"]),
+              progress=False)

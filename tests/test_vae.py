@@ -147,6 +147,23 @@ def test_sampling_uses_generator():
     assert (a - c).abs().max() > 1e-4
 
 
+def test_wider_decoder_streams_and_saves(tmp_path):
+    vae = random_vae(decoder_hidden_channels=12, decoder_num_blocks=2)
+    config = vae.config
+    assert vae.decoder.conv_out.conv.weight.shape[1] == 12 and len(vae.decoder.blocks) == 2
+    assert vae.encoder.conv_in.conv.weight.shape[0] == 8  # the encoder keeps the preset's width
+    z = torch.randn(1, 4, 6, 2, 3)
+    with torch.no_grad():
+        full = vae.decode_latents(z)
+        pieces = list(vae.iter_decode_latents(z, chunk_latent_frames=2))
+    torch.testing.assert_close(torch.cat(pieces, dim=2), full, atol=1e-5, rtol=0)
+    vae.save_pretrained(tmp_path / "vae")
+    loaded = VideoVAE.from_pretrained(tmp_path / "vae")
+    assert loaded.config.decoder_hidden_channels == 12 and loaded.config.decoder_num_blocks == 2
+    with pytest.raises(ValueError, match="decoder_hidden_channels"):
+        dataclasses.replace(config, decoder_hidden_channels=0)
+
+
 def test_save_and_load_strict(tmp_path):
     vae = random_vae()
     vae.config.latent_mean = [0.5, -0.5, 0.0, 1.0]

@@ -108,7 +108,7 @@ class DiTTask:
         self.vae = load_frozen_vae(m.vae, device, seed=config.run.seed)
         self.text_encoder = load_text_encoder(m.text_encoder, device)
         if m.init:
-            self.model = DiT.from_pretrained(m.init)
+            self.model = model_from_init(DiT, m.init, m.overrides)
         else:
             fields = dict(in_channels=self.vae.config.latent_channels, text_dim=self.text_encoder.dim)
             fields.update(m.overrides)
@@ -183,6 +183,32 @@ class DiTTask:
         return write_video(path.with_suffix(".mp4"), tensor_to_frames(video.float().cpu()), self.config.data.fps)
 
 
+def model_from_init(model_cls, folder: str, overrides: dict, keep_prefix: str = "") -> nn.Module:
+    """The model of `folder`, or with `overrides` its config changed: every tensor whose name and
+    shape still match is loaded and the rest start fresh (e.g. a wider VAE decoder under a kept
+    encoder). Tensors under `keep_prefix` must all be loaded."""
+    from dataclasses import replace
+
+    base = model_cls.from_pretrained(folder)
+    if not overrides:
+        return base
+    try:
+        model = model_cls(replace(base.config, **overrides))
+    except (TypeError, ValueError) as e:
+        raise RequestError(f"model: cannot apply {overrides} to the model of {folder}: {e}") from None
+    own = model.state_dict()
+    kept = {k: v for k, v in base.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(kept, strict=False)
+    fresh = sorted(set(own) - set(kept))
+    if keep_prefix and any(k.startswith(keep_prefix) for k in fresh):
+        raise RequestError(f"train.freeze_encoder keeps {folder}'s encoder, but model.overrides {overrides} "
+                           "change it; change only decoder fields (decoder_hidden_channels, decoder_num_blocks)")
+    if fresh:
+        print(f"model.init {folder}: {len(kept)} tensors loaded, {len(fresh)} start fresh "
+              f"(changed by model.overrides): {', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''}", flush=True)
+    return model
+
+
 class VAETask:
     kind = "vae"
 
@@ -193,7 +219,8 @@ class VAETask:
         self.device = device
         m = config.model
         if m.init:
-            self.model = VideoVAE.from_pretrained(m.init)
+            self.model = model_from_init(VideoVAE, m.init, m.overrides,
+                                         keep_prefix="encoder." if config.train.freeze_encoder else "")
         else:
             try:
                 fields = {**(VAEConfig.preset(m.preset).__dict__ if m.preset else {}), **m.overrides}
