@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from spacetime.errors import WeightsError
@@ -204,6 +205,25 @@ def test_bad_inputs():
         vae.decode_latents(torch.zeros(1, 4, 1, 2, 2), height=20)
     with pytest.raises(ValueError, match="num_frames"):
         vae.decode_latents(torch.zeros(1, 4, 2, 2, 2), num_frames=9)
+
+
+def test_ssim_equals_the_two_dimensional_gaussian_window():
+    # The separable, chunked SSIM against the textbook form: one 11x11 Gaussian convolution.
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 7, 30, 37) * 2 - 1
+    b = (a + 0.3 * torch.randn_like(a)).clamp(-1, 1)
+    x = ((a + 1) / 2).permute(0, 2, 1, 3, 4).reshape(-1, 1, 30, 37)
+    y = ((b + 1) / 2).permute(0, 2, 1, 3, 4).reshape(-1, 1, 30, 37)
+    g = torch.exp(-((torch.arange(11.0) - 5) ** 2) / (2 * 1.5**2))
+    g = g / g.sum()
+    kernel = (g[:, None] * g[None, :])[None, None]
+    mu_x, mu_y = F.conv2d(x, kernel), F.conv2d(y, kernel)
+    var_x, var_y = F.conv2d(x * x, kernel) - mu_x**2, F.conv2d(y * y, kernel) - mu_y**2
+    cov = F.conv2d(x * y, kernel) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    expected = (((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))).mean()
+    assert ssim(a, b).item() == pytest.approx(expected.item(), abs=1e-6)
+    assert ssim(a, b, planes_per_chunk=4).item() == pytest.approx(expected.item(), abs=1e-6)
 
 
 def test_loss_trains_and_metrics():
