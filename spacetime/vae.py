@@ -69,10 +69,10 @@ class VAEConfig:
     def __post_init__(self):
         if self.patch_size not in (2, 4, 8):
             raise ValueError(f"patch_size must be 2, 4 or 8, got {self.patch_size}")
-        for name in ("decoder_hidden_channels", "decoder_num_blocks"):
-            value = getattr(self, name)
-            if value is not None and value < (1 if name == "decoder_hidden_channels" else 0):
-                raise ValueError(f"{name} must be None or a positive int, got {value}")
+        if self.decoder_hidden_channels is not None and self.decoder_hidden_channels < 1:
+            raise ValueError(f"decoder_hidden_channels must be None or >= 1, got {self.decoder_hidden_channels}")
+        if self.decoder_num_blocks is not None and self.decoder_num_blocks < 0:
+            raise ValueError(f"decoder_num_blocks must be None or >= 0, got {self.decoder_num_blocks}")
         if self.temporal_kernel < 1:
             raise ValueError(f"temporal_kernel must be >= 1, got {self.temporal_kernel}")
         if self.tile_overlap < 0 or self.tile_overlap % SPATIAL_FACTOR:

@@ -163,7 +163,7 @@ class Decoder(nn.Module):
     def __init__(self, config):
         super().__init__()
         p, c2 = config.patch_size, config.latent_hidden_channels
-        c1 = config.decoder_hidden_channels or config.hidden_channels
+        c1 = config.hidden_channels if config.decoder_hidden_channels is None else config.decoder_hidden_channels
         num_blocks = config.num_blocks if config.decoder_num_blocks is None else config.decoder_num_blocks
         self.patch_size, self.up = p, SPATIAL_FACTOR // p
         self.conv_in = SpatialConv(config.latent_channels, c2)

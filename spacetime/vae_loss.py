@@ -26,7 +26,6 @@ Rombach et al. 2022):
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def vae_loss(
