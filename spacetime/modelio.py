@@ -49,6 +49,23 @@ def config_from_dict(config_cls: type[C], data: dict, source: str = "config") ->
     return config_cls(**kwargs)
 
 
+def permit_as_new_file(path: str | Path) -> None:
+    """Give `path` the mode any new file gets under the umask (0644 usually).
+
+    safetensors and mkstemp create files 0600, which other users of a shared model or
+    output folder could not read.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def save_tensors(tensors: dict, path: str | Path, metadata: dict | None = None) -> None:
+    """`safetensors.torch.save_file` with the usual permissions of a new file."""
+    save_file(tensors, str(path), metadata=metadata)
+    permit_as_new_file(path)
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -62,7 +79,7 @@ def save_pretrained(model: torch.nn.Module, config: Any, folder: str | Path) -> 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = folder / f".{WEIGHTS_NAME}.tmp-{os.getpid()}"
-    save_file(state, str(tmp), metadata={"format": "pt"})
+    save_tensors(state, tmp, metadata={"format": "pt"})
     os.replace(tmp, folder / WEIGHTS_NAME)
     write_json_atomic(folder / CONFIG_NAME, config_to_dict(config))
     return folder

@@ -56,6 +56,27 @@ def test_folder_layout_keep_last_and_checksums(tmp_path):
     assert {"loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s", "mfu"} <= set(records[0])
 
 
+def test_weights_are_readable_like_any_new_file(tmp_path):
+    """safetensors writes 0600 by itself: a shared model or run folder must follow the umask."""
+    from dataclasses import dataclass
+
+    from spacetime.modelio import save_pretrained
+
+    @dataclass
+    class Config:
+        width: int = 2
+
+    old = os.umask(0o022)
+    try:
+        train(toy_config(tmp_path / "run", "train.steps=1", "train.checkpoint_every=1"), progress=False)
+        save_pretrained(torch.nn.Linear(2, 2), Config(), tmp_path / "export")
+    finally:
+        os.umask(old)
+    files = [*(tmp_path / "run" / "checkpoints").rglob("*.safetensors"), tmp_path / "export" / "model.safetensors"]
+    assert len(files) == 5
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o644)}
+
+
 def test_optimizer_state_flattening_round_trip():
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.AdamW(model.parameters())

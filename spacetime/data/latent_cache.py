@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from spacetime.errors import RequestError
+from spacetime.modelio import save_tensors
 
 INDEX = "index.json"
 
@@ -73,7 +73,7 @@ def cache_dataset(config, out_dir: str | Path, *, shard_size: int = 256, encode_
             mask = torch.cat([torch.nn.functional.pad(m, (0, length - m.shape[1])) for m in masks])
             name = f"shard_{len(shards):05d}.safetensors"
             tmp = out / f".{name}.tmp-{os.getpid()}"
-            save_file({"latents": torch.cat(latents).contiguous(), "text": text.contiguous(), "text_mask": mask},
+            save_tensors({"latents": torch.cat(latents).contiguous(), "text": text.contiguous(), "text_mask": mask},
                       str(tmp), metadata={"captions": json.dumps(captions), "paths": json.dumps(paths)})
             os.replace(tmp, out / name)
             shards.append({"file": name, "shape": list(bucket.shape), "batch_size": bucket.batch_size,

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
@@ -39,6 +39,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from spacetime.errors import SpacetimeError, SpacetimeWarning
+from spacetime.modelio import save_tensors
 from spacetime.train.ema import EMA
 from spacetime.train.parallelize import DistEnv, all_gather_object, barrier, broadcast_object
 
@@ -156,7 +157,7 @@ class CheckpointManager:
         checksums = {}
         for name, tensors in contents.items():
             path = tmp / name
-            save_file(tensors, str(path))
+            save_tensors(tensors, path)
             with open(path, "rb+") as f:
                 os.fsync(f.fileno())
             checksums[name] = _sha256(path)
