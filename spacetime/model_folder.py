@@ -47,6 +47,9 @@ def validate_defaults(defaults: dict, source: str = "defaults") -> dict:
             raise WeightsError(f"{source}: defaults.{key} must be a non-negative number, got {defaults[key]!r}")
     if defaults["sampler"] not in SAMPLERS:
         raise WeightsError(f"{source}: defaults.sampler must be one of {SAMPLERS}, got {defaults['sampler']!r}")
+    shift = defaults.get("shift")
+    if shift is not None and (not isinstance(shift, (int, float)) or shift <= 0):
+        raise WeightsError(f"{source}: defaults.shift must be a positive number, got {shift!r}")
     return dict(defaults)
 
 

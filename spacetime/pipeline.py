@@ -283,6 +283,8 @@ class Pipeline:
             raise RequestError(f"unknown sampler {sampler!r}; choose euler or heun")
         if steps < 1:
             raise RequestError(f"steps must be >= 1, got {steps}")
+        if shift is not None and not shift > 0:
+            raise RequestError(f"shift must be positive, got {shift}")
         seed = random.SystemRandom().randrange(2**31 - 1) if seed is None else int(seed)
         if loop and edit is not None:
             raise RequestError("loop and edit cannot be combined; edit the video, then loop the result")

@@ -69,6 +69,26 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
     (broken / INDEX_NAME).write_text(json.dumps({"format": "spacetime", "version": 1, "defaults": {"width": 64}}))
     with pytest.raises(WeightsError, match="lacks"):
         read_model_index(broken)
+    bad_shift = {**index, "defaults": {**index["defaults"], "shift": -1}}
+    (broken / INDEX_NAME).write_text(json.dumps(bad_shift))
+    with pytest.raises(WeightsError, match="defaults.shift must be a positive number"):
+        read_model_index(broken)
+
+
+def test_shift_changes_the_schedule_and_the_model_default_is_used(tiny_folder, tmp_path):
+    """A larger shift moves the sigmas toward noise; a model folder's `shift` is its default."""
+    import shutil
+
+    base = Pipeline.from_pretrained(tiny_folder)
+    kw = dict(frames=5, seed=1, steps=3, progress=False)
+    default, shifted = base.generate("x", **kw), base.generate("x", shift=4.0, **kw)
+    assert not np.array_equal(default.frames, shifted.frames)
+    folder = tmp_path / "shifted"
+    shutil.copytree(tiny_folder, folder)
+    index = json.loads((folder / INDEX_NAME).read_text())
+    index["defaults"]["shift"] = 4.0
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+    assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, shifted.frames)
 
 
 def test_embedded_model_missing_says_what_to_do(monkeypatch, tmp_path):

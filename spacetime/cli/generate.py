@@ -19,7 +19,7 @@ OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".png")
 
 COMMON_EPILOG = """
 common options: --model PATH (a model folder; default: the embedded model), --seed N (same
-seed, same output), --steps N, --guidance G, --sampler euler|heun, --size WxH or --aspect A:B
+seed, same output), --steps N, --guidance G, --sampler euler|heun, --shift S, --size WxH or --aspect A:B
 [--short-side N], --seconds S or --frames N, --fps F, -o/--output FILE (.mp4 .webm .gif .png),
 --overwrite. Defaults for size, length, fps, steps and guidance come from the model folder.
 """
@@ -169,6 +169,8 @@ def _add_common(p, image: bool = False) -> None:
     g.add_argument("--steps", type=int, help="denoising steps")
     g.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
     g.add_argument("--sampler", choices=("euler", "heun"), help="ODE sampler")
+    g.add_argument("--shift", type=float, help="timestep shift: more steps at high noise, where layout is decided "
+                                                "(default: the model's, else from the token count)")
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")
     g.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="transformer compute precision (default auto: bf16 where the CPU/GPU runs it natively)")
@@ -263,7 +265,7 @@ def run(args) -> int:
     pipe = Pipeline.from_pretrained(args.model).to(args.device, PRECISIONS[args.precision])
     width, height = _size_from_args(args, pipe.defaults)
     kw = dict(width=width, height=height, steps=args.steps, guidance=args.guidance, seed=seed,
-              sampler=args.sampler, progress=not args.quiet)
+              sampler=args.sampler, shift=args.shift, progress=not args.quiet)
     if name != "image":
         kw["fps"] = args.fps
     length = {} if name == "image" else dict(seconds=args.seconds, frames=args.frames)
