@@ -21,7 +21,7 @@ COMMON_EPILOG = """
 common options: --model PATH (a model folder; default: the embedded model), --seed N (same
 seed, same output), --steps N, --guidance G, --sampler euler|heun, --shift S, --size WxH or --aspect A:B
 [--short-side N], --seconds S or --frames N, --fps F, -o/--output FILE (.mp4 .webm .gif .png),
---overwrite. Defaults for size, length, fps, steps and guidance come from the model folder.
+--overwrite. Defaults for size, length, fps, steps, guidance, sampler and shift come from the model folder.
 """
 
 COMMANDS = {

@@ -74,7 +74,7 @@ def cache_dataset(config, out_dir: str | Path, *, shard_size: int = 256, encode_
             name = f"shard_{len(shards):05d}.safetensors"
             tmp = out / f".{name}.tmp-{os.getpid()}"
             save_tensors({"latents": torch.cat(latents).contiguous(), "text": text.contiguous(), "text_mask": mask},
-                      str(tmp), metadata={"captions": json.dumps(captions), "paths": json.dumps(paths)})
+                         tmp, metadata={"captions": json.dumps(captions), "paths": json.dumps(paths)})
             os.replace(tmp, out / name)
             shards.append({"file": name, "shape": list(bucket.shape), "batch_size": bucket.batch_size,
                            "count": len(captions)})

@@ -13,8 +13,8 @@ last column/row (one pixel) with a SpacetimeWarning. WebM, GIF and images keep t
 
 Same frames, same file: on x86 CPUs with AVX-512, libx264 is kept to its AVX2 code. With its
 AVX-512 routines, encoding the same 64x64 frames in one process gave a different stream in
-about 1 run in 80 (1 to 4 of 300 runs, a few pixel values in one frame), never with AVX2 (800
-runs), at the same speed (426x240, 90 frames: 0.31-0.34 s either way).
+1 to 7 of 300 runs (a few pixel values in one frame), whatever x264's thread count; never with
+AVX2 (800 runs), at the same speed (426x240, 90 frames: 0.31-0.34 s either way).
 
 Every write goes to a hidden temporary file beside the target and is renamed over it only
 when complete, so an interrupted or failed write leaves nothing under the final name.
