@@ -50,6 +50,9 @@ def validate_defaults(defaults: dict, source: str = "defaults") -> dict:
     shift = defaults.get("shift")
     if shift is not None and (not isinstance(shift, (int, float)) or shift <= 0):
         raise WeightsError(f"{source}: defaults.shift must be a positive number, got {shift!r}")
+    min_sigma = defaults.get("guidance_min_sigma")
+    if min_sigma is not None and (not isinstance(min_sigma, (int, float)) or not 0 <= min_sigma <= 1):
+        raise WeightsError(f"{source}: defaults.guidance_min_sigma must be a number in [0, 1], got {min_sigma!r}")
     return dict(defaults)
 
 

@@ -247,6 +247,7 @@ class Pipeline:
         seed: int | None = None,
         sampler: str | None = None,
         shift: float | None = None,
+        guidance_min_sigma: float | None = None,
         conditions: list[Condition] | None = None,
         loop: bool = False,
         edit: np.ndarray | str | Path | None = None,
@@ -285,6 +286,10 @@ class Pipeline:
             raise RequestError(f"steps must be >= 1, got {steps}")
         if shift is not None and not shift > 0:
             raise RequestError(f"shift must be positive, got {shift}")
+        if guidance_min_sigma is None:
+            guidance_min_sigma = self.defaults.get("guidance_min_sigma", 0.0)
+        if not 0 <= guidance_min_sigma <= 1:
+            raise RequestError(f"guidance_min_sigma must be in [0, 1] (a noise level), got {guidance_min_sigma}")
         seed = random.SystemRandom().randrange(2**31 - 1) if seed is None else int(seed)
         if loop and edit is not None:
             raise RequestError("loop and edit cannot be combined; edit the video, then loop the result")
@@ -314,7 +319,8 @@ class Pipeline:
         with clock("denoise"):
             z = self._sample(
                 plan, text, text_mask, null_text, null_mask, width=width, height=height, steps=steps,
-                guidance=guidance, sampler=sampler, shift=shift, seed=seed, edit_frames=edit_frames, progress=progress,
+                guidance=guidance, sampler=sampler, shift=shift, guidance_min_sigma=guidance_min_sigma, seed=seed,
+                edit_frames=edit_frames, progress=progress,
             )
         chunks = self._decode(z, plan, width=width, height=height, paste_known=paste_known,
                               drop_head=drop_head, drop_tail=drop_tail, progress=progress)
@@ -452,7 +458,7 @@ class Pipeline:
         return z_known
 
     def _sample(self, plan, text, text_mask, null_text, null_mask, *, width, height, steps, guidance, sampler,
-                shift, seed, edit_frames, progress) -> torch.Tensor:
+                shift, guidance_min_sigma, seed, edit_frames, progress) -> torch.Tensor:
         from spacetime import flow
 
         gw, gh = _round_up(width), _round_up(height)
@@ -486,7 +492,8 @@ class Pipeline:
             z = flow.noise(x_edit, eps, sigmas[0].expand(1, T))
 
         step_fn = flow.sample_heun if sampler == "heun" else flow.sample_euler
-        velocity = flow.cfg_velocity(self.dit, text, text_mask, null_text, null_mask, guidance)
+        velocity = flow.cfg_velocity(self.dit, text, text_mask, null_text, null_mask, guidance,
+                                     min_sigma=guidance_min_sigma)
         windows = plan_windows(T, window=self.window, context=self.context, anchor=self.anchor)
         done = np.zeros(T, dtype=bool)
         bar = _Progress(progress, "denoise", total=len(windows) * (len(sigmas) - 1), desc="denoising")

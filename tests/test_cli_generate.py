@@ -202,6 +202,7 @@ def test_animate_extend_loop_connect_edit_keyframes(run, tmp_path):
         (["generate", "x", "-o", "still.png"], "PNG holds one frame"),
         (["edit", "{clip}", "x", "--strength", "2"], "strength"),
         (["generate", "x", "--shift", "0"], "shift must be positive"),
+        (["generate", "x", "--guidance-min-sigma", "1.5"], "guidance_min_sigma must be in"),
     ],
 )
 def test_bad_requests_fail_in_one_line_without_output(run, tmp_path, argv, match):

@@ -174,3 +174,21 @@ def test_cfg_batches_both_passes():
     assert torch.allclose(v[0], torch.full_like(v[0], 2 + 3 * (4 - 2))) and torch.allclose(v[1], torch.full_like(v[1], 2.0))
     flow.cfg_velocity(model, text, tmask, null, null_mask, guidance=1.0)(torch.zeros(2, 1, 2, 2, 2), torch.ones(2, 2))
     assert calls[-1] == 2
+
+
+def test_cfg_min_sigma_guides_only_at_high_noise():
+    """Below min_sigma (the largest per-frame t) one text pass of batch B; at or above it, the guided pair."""
+    calls = []
+
+    def model(x, t, text, mask):
+        calls.append(x.shape[0])
+        return x * 0 + mask.sum(dim=1).float()[:, None, None, None, None]
+
+    text, tmask = torch.randn(1, 4, 8), torch.ones(1, 4, dtype=torch.bool)
+    null, null_mask = torch.zeros(1, 2, 8), torch.ones(1, 2, dtype=torch.bool)
+    velocity = flow.cfg_velocity(model, text, tmask, null, null_mask, guidance=3.0, min_sigma=0.3)
+    x = torch.zeros(1, 1, 3, 2, 2)
+    high = velocity(x, torch.tensor([[0.0, 0.5, 0.5]]))  # a known frame at 0 does not count
+    low = velocity(x, torch.tensor([[0.0, 0.2, 0.2]]))
+    assert calls == [2, 1]
+    assert torch.allclose(high, torch.full_like(high, 2 + 3 * (4 - 2))) and torch.allclose(low, torch.full_like(low, 4.0))

@@ -73,6 +73,10 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
     (broken / INDEX_NAME).write_text(json.dumps(bad_shift))
     with pytest.raises(WeightsError, match="defaults.shift must be a positive number"):
         read_model_index(broken)
+    bad_min_sigma = {**index, "defaults": {**index["defaults"], "guidance_min_sigma": 2}}
+    (broken / INDEX_NAME).write_text(json.dumps(bad_min_sigma))
+    with pytest.raises(WeightsError, match=r"defaults.guidance_min_sigma must be a number in \[0, 1\]"):
+        read_model_index(broken)
 
 
 def test_shift_changes_the_schedule_and_the_model_default_is_used(tiny_folder, tmp_path):
@@ -89,6 +93,24 @@ def test_shift_changes_the_schedule_and_the_model_default_is_used(tiny_folder, t
     index["defaults"]["shift"] = 4.0
     (folder / INDEX_NAME).write_text(json.dumps(index))
     assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, shifted.frames)
+
+
+def test_guidance_min_sigma_default_from_the_model_and_checked(tiny_folder, tmp_path):
+    """guidance_min_sigma = 1 leaves guidance only at the first noise level; a folder's default is used."""
+    import shutil
+
+    base = Pipeline.from_pretrained(tiny_folder)
+    kw = dict(frames=5, seed=1, steps=3, guidance=4.0, progress=False)
+    guided, cut = base.generate("x", **kw), base.generate("x", guidance_min_sigma=1.0, **kw)
+    assert not np.array_equal(guided.frames, cut.frames)
+    with pytest.raises(RequestError, match=r"guidance_min_sigma must be in \[0, 1\]"):
+        base.generate("x", guidance_min_sigma=-0.1, **kw)
+    folder = tmp_path / "cut"
+    shutil.copytree(tiny_folder, folder)
+    index = json.loads((folder / INDEX_NAME).read_text())
+    index["defaults"]["guidance_min_sigma"] = 1.0
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+    assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, cut.frames)
 
 
 def test_embedded_model_missing_says_what_to_do(monkeypatch, tmp_path):

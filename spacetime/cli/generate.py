@@ -19,9 +19,10 @@ OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".png")
 
 COMMON_EPILOG = """
 common options: --model PATH (a model folder; default: the embedded model), --seed N (same
-seed, same output), --steps N, --guidance G, --sampler euler|heun, --shift S, --size WxH or --aspect A:B
-[--short-side N], --seconds S or --frames N, --fps F, -o/--output FILE (.mp4 .webm .gif .png),
---overwrite. Defaults for size, length, fps, steps, guidance, sampler and shift come from the model folder.
+seed, same output), --steps N, --guidance G, --guidance-min-sigma S, --sampler euler|heun,
+--shift S, --size WxH or --aspect A:B [--short-side N], --seconds S or --frames N, --fps F,
+-o/--output FILE (.mp4 .webm .gif .png), --overwrite. Defaults for size, length, fps, steps,
+guidance, guidance-min-sigma, sampler and shift come from the model folder.
 """
 
 COMMANDS = {
@@ -168,6 +169,9 @@ def _add_common(p, image: bool = False) -> None:
     g.add_argument("--seed", type=int, help="random seed (printed; the same seed gives the same output)")
     g.add_argument("--steps", type=int, help="denoising steps")
     g.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
+    g.add_argument("--guidance-min-sigma", type=float, metavar="S",
+                   help="guide only at noise levels >= S (0..1); below, one pass instead of two "
+                        "(default: the model's, else 0)")
     g.add_argument("--sampler", choices=("euler", "heun"), help="ODE sampler")
     g.add_argument("--shift", type=float, help="timestep shift: more steps at high noise, where layout is decided "
                                                 "(default: the model's, else from the token count)")
@@ -265,7 +269,8 @@ def run(args) -> int:
     pipe = Pipeline.from_pretrained(args.model).to(args.device, PRECISIONS[args.precision])
     width, height = _size_from_args(args, pipe.defaults)
     kw = dict(width=width, height=height, steps=args.steps, guidance=args.guidance, seed=seed,
-              sampler=args.sampler, shift=args.shift, progress=not args.quiet)
+              sampler=args.sampler, shift=args.shift, guidance_min_sigma=args.guidance_min_sigma,
+              progress=not args.quiet)
     if name != "image":
         kw["fps"] = args.fps
     length = {} if name == "image" else dict(seconds=args.seconds, frames=args.frames)
