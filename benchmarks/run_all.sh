@@ -31,4 +31,5 @@ run vae_memory benchmarks/vae_memory.py
 run generate_speed benchmarks/generate_speed.py
 run long_video benchmarks/long_video.py
 run train_throughput benchmarks/train_throughput.py
+run heldout_loss benchmarks/heldout_loss.py
 echo "results: $out" >&2

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from spacetime.model_folder import write_tiny_model_folder
 from spacetime.pipeline import Pipeline
@@ -129,3 +130,25 @@ def test_capability_reference_is_the_pinned_vae_round_trip(pipe):
     report = cq.measure(pipe, 1, tasks=("image", "connect"), log=lambda _: None)
     assert report["tasks"]["image"]["psnr_vae_median"] == cq.PSNR_CAP
     assert report["tasks"]["connect"]["start_psnr_vae_median"] == cq.PSNR_CAP
+
+
+def test_heldout_loss_reports_every_level_and_sees_frame_order(pipe):
+    from types import SimpleNamespace
+
+    hl = _load("heldout_loss")
+    kw = dict(batches=1, noise_levels=(0.5, 1.0), batch_size=2, shape=(17, 32, 32))
+    report = hl.measure(pipe, **kw)
+    assert report["clips"] == 2
+    assert all(report[f"loss@{t:g}"] > 0 and np.isfinite(report[f"temporal_gain@{t:g}"]) for t in (0.5, 1.0))
+
+    def framewise(x, t, text, mask):  # each voxel on its own: at t = 1 the loss is mean(x0^2), order-free
+        return x
+
+    def uses_order(x, t, text, mask):  # the velocity depends on the previous latent frame
+        return 4 * (x - torch.roll(x, 1, dims=2))
+
+    # At t = 1 the input is pure noise, so no model can see the order there: the gain is read below 1.
+    blind = hl.measure(SimpleNamespace(vae=pipe.vae, text_encoder=pipe.text_encoder, dit=framewise), **kw)
+    seeing = hl.measure(SimpleNamespace(vae=pipe.vae, text_encoder=pipe.text_encoder, dit=uses_order), **kw)
+    assert abs(blind["temporal_gain@1"]) < 1e-4 * blind["loss@1"]
+    assert abs(seeing["temporal_gain@0.5"]) > 1e-2 * seeing["loss@0.5"]

@@ -1,0 +1,89 @@
+"""Held-out velocity loss of a model folder's DiT on fresh world clips, and how much it uses time.
+
+    .venv/bin/python benchmarks/heldout_loss.py [--model FOLDER] [--batches 4] [--t 0.5 0.7 0.9 0.98 1.0]
+
+Fresh world clips (4 s of 128x128 at 8 fps, one to three objects, every scenario, captions in
+both styles; a seed no training config uses) are encoded by the folder's VAE and captioned by
+its text encoder. At each noise level t, every latent frame at t and no frame given, the
+rectified-flow loss ||v - (eps - x0)||^2 is measured twice with the same noise: with the
+frames in order, and with latent frames 1.. shuffled (frame 0 stays: the causal VAE encodes
+it alone). `temporal_gain@t` = shuffled - ordered: how much worse the model denoises when the
+order is wrong, i.e. how much it relies on motion being continuous. Zero would mean the
+frames are denoised as independent images. At t = 1 the input is pure noise and holds no
+order, so the gain there is 0 for any model; the loss there measures the prediction of the
+mean clip for a prompt.
+
+This is the training-side view of a model, without a sampler: `embedded_quality.py`
+judges samples. The two can disagree (issue 8, session 5): longer training lowered this loss
+at every t below 1 and doubled the temporal gain while the sampled clips got worse.
+bf16 autocast as in training; one thread by default.
+Prints a table, then one JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+HELDOUT_SEED = 424242  # the training configs use small seeds (0 to 12)
+
+
+def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 128, 128)) -> dict:
+    """{"clips", "loss@t", "temporal_gain@t"} of `pipe`'s DiT on held-out world clips (see the module doc)."""
+    from spacetime import flow
+    from spacetime.world.dataset import WorldClips
+
+    clips = WorldClips(shapes=[shape], fps=8.0, batch_size=batch_size, seed=HELDOUT_SEED, rank=0, world_size=1)
+    draw = torch.Generator().manual_seed(0)
+    losses: dict[str, list[float]] = {}
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for b in range(batches):
+            batch = clips.batch(b)
+            x0 = pipe.vae.encode_latents(batch["video"]).float()  # (B, C, T, h, w) normalised
+            text, mask = pipe.text_encoder.encode(list(batch["caption"]))
+            B, _, T = x0.shape[:3]
+            order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(T - 1, generator=draw)])
+            for t_value in noise_levels:
+                eps = torch.randn(x0.shape, generator=draw)
+                t = torch.full((B, T), float(t_value))
+                for name, x in (("ordered", x0), ("shuffled", x0[:, :, order])):
+                    v = pipe.dit(flow.noise(x, eps, t), t, text, mask).float()  # same noise, same t
+                    losses.setdefault(f"{name}@{t_value:g}", []).append(float((v - (eps - x)).pow(2).mean()))
+    result: dict = {"clips": batch_size * batches}
+    for t_value in noise_levels:
+        ordered = float(np.mean(losses[f"ordered@{t_value:g}"]))
+        result[f"loss@{t_value:g}"] = round(ordered, 5)
+        result[f"temporal_gain@{t_value:g}"] = round(float(np.mean(losses[f"shuffled@{t_value:g}"])) - ordered, 5)
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="model folder (default: the embedded model)")
+    p.add_argument("--batches", type=int, default=4, help="batches of 8 clips")
+    p.add_argument("--t", type=float, nargs="+", default=[0.5, 0.7, 0.9, 0.98, 1.0], help="noise levels")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    if args.batches < 1 or not all(0 < t <= 1 for t in args.t):
+        p.error("--batches must be >= 1 and every --t in (0, 1]")
+    torch.set_num_threads(args.threads)
+
+    from spacetime.pipeline import Pipeline
+
+    started = time.perf_counter()
+    result = {"model": args.model or "embedded", **measure(Pipeline.from_pretrained(args.model), args.batches, args.t)}
+    print(f"{'t':>6}{'ordered':>10}{'gain':>9}")
+    for t_value in args.t:
+        print(f"{t_value:6g}{result[f'loss@{t_value:g}']:10.4f}{result[f'temporal_gain@{t_value:g}']:9.4f}")
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
