@@ -50,6 +50,10 @@ class DiTConfig:
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
     pooled_text: bool = True  # also add the mean of the text states to the adaLN conditioning
+    # GELU of the MLPs: "none" is the exact (erf) form, "tanh" the approximation. On CPU the erf
+    # kernel is about 6x faster (bf16, 1584 x 1024: 0.18 ms against 1.14 ms at 2 threads); folders
+    # written before this field existed used "tanh" and load with it (see DiT.from_pretrained).
+    gelu_approximate: str = "none"
     activation_checkpointing: bool = False  # recompute each block in backward to save memory
 
     def __post_init__(self):
@@ -61,6 +65,8 @@ class DiTConfig:
         head_dim = self.dim // self.heads
         if head_dim % 2 or self.rope_split()[0] < 2:
             raise ValueError(f"head dim {head_dim} is too small or odd for 3D RoPE; use dim // heads >= 8 and even")
+        if self.gelu_approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
         if min(self.in_channels, self.text_dim, self.depth, self.freq_dim) < 1 or self.freq_dim % 2:
             raise ValueError("in_channels, text_dim, depth must be positive and freq_dim positive and even")
 
@@ -245,7 +251,9 @@ class Block(nn.Module):
         self.cross_norm = nn.LayerNorm(config.dim, eps=config.norm_eps)
         self.cross = CrossAttention(config)
         self.mlp = nn.Sequential(
-            nn.Linear(config.dim, config.mlp_dim), nn.GELU(approximate="tanh"), nn.Linear(config.mlp_dim, config.dim)
+            nn.Linear(config.dim, config.mlp_dim),
+            nn.GELU(approximate=config.gelu_approximate),
+            nn.Linear(config.mlp_dim, config.dim),
         )
         # Per-block offsets added to the shared modulation (adaLN-single).
         self.modulation = nn.Parameter(torch.zeros(6, config.dim))
@@ -275,7 +283,9 @@ class DiT(nn.Module):
         self.patch_embed = nn.Linear(C * patch_voxels, D)
         self.time_embed = nn.Sequential(nn.Linear(config.freq_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.block_modulation = nn.Linear(D, 6 * D)  # shared by every block (adaLN-single)
-        self.text_embed = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
+        self.text_embed = nn.Sequential(
+            nn.Linear(config.text_dim, D), nn.GELU(approximate=config.gelu_approximate), nn.Linear(D, D)
+        )
         # The masked mean of MiniLM's token states is its sentence embedding; feeding it to the
         # adaLN modulation (as SD3 does with pooled CLIP) makes global attributes (colour, shape,
         # motion) reach every token directly and learn far faster than through cross-attention alone.
@@ -385,7 +395,8 @@ class DiT(nn.Module):
     def from_pretrained(cls, folder: str | Path) -> "DiT":
         from spacetime import modelio
 
-        return modelio.load_pretrained(cls, DiTConfig, folder)
+        # Folders from before `gelu_approximate` existed were trained with the tanh form.
+        return modelio.load_pretrained(cls, DiTConfig, folder, absent={"gelu_approximate": "tanh"})
 
 
 def forward_flops(config: DiTConfig, tokens: int, text_len: int, batch: int = 1) -> float:

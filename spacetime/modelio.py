@@ -85,14 +85,16 @@ def save_pretrained(model: torch.nn.Module, config: Any, folder: str | Path) -> 
     return folder
 
 
-def read_config(config_cls: type[C], folder: str | Path) -> C:
+def read_config(config_cls: type[C], folder: str | Path, absent: dict | None = None) -> C:
+    """`folder/config.json` as `config_cls`; `absent` gives values for keys the file lacks (folders
+    written before a field existed), instead of the field's default for new models."""
     folder = Path(folder)
     path = folder / CONFIG_NAME
     if not folder.is_dir():
         raise WeightsError(f"model folder {folder} does not exist; pass a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}")
     if not path.is_file():
         raise WeightsError(f"{path} is missing; a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
-    return config_from_dict(config_cls, read_json_object(path), source=str(path))
+    return config_from_dict(config_cls, {**(absent or {}), **read_json_object(path)}, source=str(path))
 
 
 def read_json_object(path: Path) -> dict:
@@ -126,9 +128,9 @@ def load_state_strict(model: torch.nn.Module, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
-def load_pretrained(model_cls: type[M], config_cls: type, folder: str | Path) -> M:
+def load_pretrained(model_cls: type[M], config_cls: type, folder: str | Path, absent: dict | None = None) -> M:
     """Build `model_cls(config)` from `folder/config.json` and load its weights strictly."""
-    config = read_config(config_cls, folder)
+    config = read_config(config_cls, folder, absent)
     model = model_cls(config)
     load_state_strict(model, Path(folder) / WEIGHTS_NAME)
     return model.eval()

@@ -204,6 +204,24 @@ def test_save_load_round_trip_is_strict(tmp_path):
         DiT.from_pretrained(tmp_path / "dit")
 
 
+def test_gelu_form_is_saved_and_old_folders_keep_tanh(tmp_path):
+    """New models use the exact GELU; a config.json without the field (written before it existed) loads
+    with the tanh form those models were trained with; the two forms give different outputs."""
+    model = randomized(DiT(tiny()))
+    assert model.config.gelu_approximate == "none"
+    model.save_pretrained(tmp_path / "dit")
+    assert DiT.from_pretrained(tmp_path / "dit").config.gelu_approximate == "none"
+    config = json.loads((tmp_path / "dit" / "config.json").read_text())
+    del config["gelu_approximate"]
+    (tmp_path / "dit" / "config.json").write_text(json.dumps(config))
+    old = DiT.from_pretrained(tmp_path / "dit")
+    assert old.config.gelu_approximate == "tanh"
+    x, t, text, mask = inputs()
+    assert not torch.equal(old(x, t, text, mask), model.eval()(x, t, text, mask))
+    with pytest.raises(ValueError, match="gelu_approximate must be"):
+        DiTConfig(gelu_approximate="fast")
+
+
 def test_bad_inputs_raise_clear_errors():
     model = DiT(tiny())
     x, t, text, mask = inputs()
