@@ -79,37 +79,36 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
         read_model_index(broken)
 
 
-def test_shift_changes_the_schedule_and_the_model_default_is_used(tiny_folder, tmp_path):
-    """A larger shift moves the sigmas toward noise; a model folder's `shift` is its default."""
+def _copy_with_defaults(folder, out, **defaults):
+    """A copy of a model folder whose model_index.json has `defaults` changed."""
     import shutil
 
+    shutil.copytree(folder, out)
+    index = json.loads((out / INDEX_NAME).read_text())
+    index["defaults"].update(defaults)
+    (out / INDEX_NAME).write_text(json.dumps(index))
+    return out
+
+
+def test_shift_changes_the_schedule_and_the_model_default_is_used(tiny_folder, tmp_path):
+    """A larger shift moves the sigmas toward noise; a model folder's `shift` is its default."""
     base = Pipeline.from_pretrained(tiny_folder)
     kw = dict(frames=5, seed=1, steps=3, progress=False)
     default, shifted = base.generate("x", **kw), base.generate("x", shift=4.0, **kw)
     assert not np.array_equal(default.frames, shifted.frames)
-    folder = tmp_path / "shifted"
-    shutil.copytree(tiny_folder, folder)
-    index = json.loads((folder / INDEX_NAME).read_text())
-    index["defaults"]["shift"] = 4.0
-    (folder / INDEX_NAME).write_text(json.dumps(index))
+    folder = _copy_with_defaults(tiny_folder, tmp_path / "shifted", shift=4.0)
     assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, shifted.frames)
 
 
 def test_guidance_min_sigma_default_from_the_model_and_checked(tiny_folder, tmp_path):
     """guidance_min_sigma = 1 leaves guidance only at the first noise level; a folder's default is used."""
-    import shutil
-
     base = Pipeline.from_pretrained(tiny_folder)
     kw = dict(frames=5, seed=1, steps=3, guidance=4.0, progress=False)
     guided, cut = base.generate("x", **kw), base.generate("x", guidance_min_sigma=1.0, **kw)
     assert not np.array_equal(guided.frames, cut.frames)
     with pytest.raises(RequestError, match=r"guidance_min_sigma must be in \[0, 1\]"):
         base.generate("x", guidance_min_sigma=-0.1, **kw)
-    folder = tmp_path / "cut"
-    shutil.copytree(tiny_folder, folder)
-    index = json.loads((folder / INDEX_NAME).read_text())
-    index["defaults"]["guidance_min_sigma"] = 1.0
-    (folder / INDEX_NAME).write_text(json.dumps(index))
+    folder = _copy_with_defaults(tiny_folder, tmp_path / "cut", guidance_min_sigma=1.0)
     assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, cut.frames)
 
 
