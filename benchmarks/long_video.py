@@ -1,13 +1,15 @@
 """Long video: peak memory and wall time of `Pipeline.generate` streamed to an .mp4 for 5, 20 and 60 s.
 
-    .venv/bin/python benchmarks/long_video.py [--model FOLDER] [--seconds 5 20 60] [--steps N]
+    .venv/bin/python benchmarks/long_video.py [--model FOLDER] [--seconds 5 20 60] [--steps N] [--reps 3]
 
 Each length runs in a fresh Python subprocess that loads the model, generates the video
 window by window (spacetime.long_video) and streams the decoded frames into a VideoWriter.
 Reported per length: the process's peak resident memory (ru_maxrss) and the peak after
 the model is loaded (so the growth due to the video itself shows); the generation wall
 time and CPU time (prompt to closed file, model loading excluded; on a shared machine the
-CPU time is the steadier of the two); and the transformer FLOPs the window plan implies
+CPU time is the steadier of the two), medians of `--reps` runs taken in turns (5, 20, 60,
+5, 20, 60, ...) so that a slow spell of the machine reaches every length: a single 5 s run
+varied by a third between runs, and the ratios with it; and the transformer FLOPs the window plan implies
 (noise-free: shows the cost of the windows' overlap and of attention's quadratic term).
 
 Model: `--model FOLDER`, else the embedded model if this build has it, else a stand-in
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,20 +65,32 @@ def main() -> None:
     parser.add_argument("--model", help="model folder (default: embedded, else a random stand-in)")
     parser.add_argument("--seconds", type=float, nargs="+", default=[5, 20, 60])
     parser.add_argument("--steps", default="default", help="denoising steps (default: the model's)")
+    parser.add_argument("--reps", type=int, default=3, help="runs per length, taken in turns; medians reported")
     args = parser.parse_args()
+    if args.reps < 1:
+        parser.error("--reps must be >= 1")
 
     from _model_choice import choose_model  # beside this script
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model, label = choose_model(args.model, tmp)
+        runs: dict[float, list[dict]] = {seconds: [] for seconds in args.seconds}
+        for _ in range(args.reps):
+            for seconds in args.seconds:
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, model, str(seconds), str(tmp / f"{seconds:g}s.mp4"), args.steps],
+                    check=True, capture_output=True, text=True,
+                )
+                runs[seconds].append(json.loads(out.stdout.strip().splitlines()[-1]))
         rows = []
-        for seconds in args.seconds:
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, model, str(seconds), str(tmp / f"{seconds:g}s.mp4"), args.steps],
-                check=True, capture_output=True, text=True,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for seconds, reps in runs.items():
+            row = dict(reps[0])
+            for key in ("wall_s", "cpu_s"):
+                row[key] = statistics.median(r[key] for r in reps)
+                row[key + "_runs"] = [round(r[key], 2) for r in reps]
+            row["peak_rss_mib"] = max(r["peak_rss_mib"] for r in reps)
+            rows.append(row)
 
     r0 = rows[0]
     print(f"model: {label}; window {r0['window']} latent frames, context {r0['context']}, anchor {r0['anchor']}, "
