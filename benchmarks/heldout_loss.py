@@ -40,7 +40,7 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
 
     clips = WorldClips(shapes=[shape], fps=8.0, batch_size=batch_size, seed=HELDOUT_SEED, rank=0, world_size=1)
     draw = torch.Generator().manual_seed(0)
-    losses: dict[str, list[float]] = {}
+    losses: dict[tuple[str, float], list[float]] = {}
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for b in range(batches):
             batch = clips.batch(b)
@@ -53,12 +53,12 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
                 t = torch.full((B, T), float(t_value))
                 for name, x in (("ordered", x0), ("shuffled", x0[:, :, order])):
                     v = pipe.dit(flow.noise(x, eps, t), t, text, mask).float()  # same noise, same t
-                    losses.setdefault(f"{name}@{t_value:g}", []).append(float((v - (eps - x)).pow(2).mean()))
+                    losses.setdefault((name, t_value), []).append(float((v - (eps - x)).pow(2).mean()))
     result: dict = {"clips": batch_size * batches}
     for t_value in noise_levels:
-        ordered = float(np.mean(losses[f"ordered@{t_value:g}"]))
+        ordered, shuffled = (float(np.mean(losses[name, t_value])) for name in ("ordered", "shuffled"))
         result[f"loss@{t_value:g}"] = round(ordered, 5)
-        result[f"temporal_gain@{t_value:g}"] = round(float(np.mean(losses[f"shuffled@{t_value:g}"])) - ordered, 5)
+        result[f"temporal_gain@{t_value:g}"] = round(shuffled - ordered, 5)
     return result
 
 

@@ -156,9 +156,9 @@ def cfg_velocity(
         return lambda x, t: model(x, t, text, text_mask)
     null_text = null_text.to(text).expand(B, -1, -1)
     null_mask = null_mask.to(text_mask.device).expand(B, -1)
-    (both_text, null_text), (both_mask, null_mask) = pad_text([text, null_text], [text_mask, null_mask])
-    both_text = torch.cat([both_text, null_text])  # (2B, L, D)
-    both_mask = torch.cat([both_mask, null_mask])  # (2B, L)
+    padded, padded_masks = pad_text([text, null_text], [text_mask, null_mask])  # the text pass keeps `text`
+    both_text = torch.cat(padded)  # (2B, L, D)
+    both_mask = torch.cat(padded_masks)  # (2B, L)
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if min_sigma > 0 and float(t.max()) < min_sigma:

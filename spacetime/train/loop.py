@@ -116,10 +116,10 @@ def train(config: TrainConfig, *, resume: bool | str = False, task=None, source=
     env = init_distributed(config.parallel.strategy, config.parallel.backend, config.parallel.device)
     try:
         run_dir = _train(config, env, resume, task, source, progress, stop_after)
-        # Every rank reaches the end before any tears its gloo connections down: a rank that
-        # destroyed the group while rank 0 was still saving the last checkpoint aborted in C++
-        # ("terminate called without an active exception"). Not on the error path: a barrier
-        # there would wait for a rank that is stuck elsewhere.
+        # Every rank reaches the end before any tears its gloo connections down: without this,
+        # rank 1 of a 2-process FSDP run sometimes aborted in C++ at exit ("terminate called
+        # without an active exception"). Not on the error path: a barrier there would wait for
+        # a rank that is stuck elsewhere.
         barrier(env)
         return run_dir
     finally:
