@@ -16,7 +16,9 @@ mean clip for a prompt.
 This is the training-side view of a model, without a sampler: `embedded_quality.py`
 judges samples. The two can disagree (issue 8, session 5): longer training lowered this loss
 at every t below 1 and doubled the temporal gain while the sampled clips got worse.
-bf16 autocast as in training; one thread by default.
+The noise has the correlation between frames that the folder samples with
+(`noise_correlation` in its model_index.json, 0 if absent). bf16 autocast as in training;
+one thread by default.
 Prints a table, then one JSON object as the last line.
 """
 
@@ -49,7 +51,7 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
             B, _, T = x0.shape[:3]
             order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(T - 1, generator=draw)])
             for t_value in noise_levels:
-                eps = torch.randn(x0.shape, generator=draw)
+                eps = flow.frame_correlated_noise(x0.shape, pipe.defaults.get("noise_correlation", 0.0), draw)
                 t = torch.full((B, T), float(t_value))
                 for name, x in (("ordered", x0), ("shuffled", x0[:, :, order])):
                     v = pipe.dit(flow.noise(x, eps, t), t, text, mask).float()  # same noise, same t

@@ -25,6 +25,7 @@ from spacetime.samplers import cfg_velocity, pad_text, sample_euler, sample_heun
 
 __all__ = [
     "noise",
+    "frame_correlated_noise",
     "time_shift",
     "shift_for_tokens",
     "sample_train_t",
@@ -54,6 +55,30 @@ def noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"t must be (B, T) = {(x0.shape[0], x0.shape[2])}, got {tuple(t.shape)}")
     t = t.to(x0.dtype)[:, None, :, None, None]  # (B, 1, T, 1, 1)
     return (1 - t) * x0 + t * eps
+
+
+def frame_correlated_noise(
+    shape: tuple[int, ...],
+    correlation: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Gaussian noise (B, C, T, H, W) whose latent frames share a component.
+
+    The mixed noise model of PYoCo (Ge et al. 2023, "Preserve Your Own Correlation", sec. 3.2):
+    eps_t = sqrt(rho) * shared + sqrt(1 - rho) * own_t with shared, own_t ~ N(0, I), so every
+    element is still N(0, 1) and any two frames correlate by rho. Frames that start from
+    similar noise settle on one layout, so an object stays one object from frame to frame;
+    a model must be trained with the same rho that it samples with. rho = 0 is exactly
+    `torch.randn(shape, generator=generator)`, so seeds keep their videos.
+    """
+    if not 0 <= correlation < 1:
+        raise ValueError(f"noise correlation must be in [0, 1), got {correlation}")
+    eps = torch.randn(shape, generator=generator, device=device)  # (B, C, T, H, W)
+    if correlation > 0:
+        shared = torch.randn((*shape[:2], 1, *shape[3:]), generator=generator, device=device)  # (B, C, 1, H, W)
+        eps = math.sqrt(correlation) * shared + math.sqrt(1 - correlation) * eps
+    return eps
 
 
 def shift_for_tokens(num_tokens: int, base_shift: float = 1.0, max_shift: float = 6.0, base_tokens: int = 256) -> float:
@@ -155,6 +180,7 @@ def training_loss(
     text_drop: float = 0.0,
     null_text: torch.Tensor | None = None,
     null_mask: torch.Tensor | None = None,
+    noise_correlation: float = 0.0,
 ) -> tuple[torch.Tensor, dict]:
     """Rectified-flow loss: mean squared error of the velocity on unknown frames.
 
@@ -166,6 +192,8 @@ def training_loss(
     text_drop: per-sample chance of replacing the prompt by `null_text`/`null_mask` (the
     empty-prompt embedding) for classifier-free guidance; without null_text the text
     mask is cleared instead.
+    noise_correlation: the correlation of the noise between latent frames
+    (`frame_correlated_noise`); sampling must use the same value.
     Returns (loss, stats) with stats of python floats: loss, t_mean, known_frac.
     """
     B, C, T = x0.shape[:3]
@@ -196,7 +224,7 @@ def training_loss(
     t = sample_train_t(B, T, generator=draw, shift=shift).to(device=device, dtype=torch.float32)  # (B, T)
     t = t.masked_fill(known_mask, 0.0)
     eps_device = generator.device if generator is not None else device
-    eps = torch.randn(x0.shape, generator=generator, device=eps_device).to(device=device, dtype=x0.dtype)
+    eps = frame_correlated_noise(x0.shape, noise_correlation, generator, eps_device).to(device=device, dtype=x0.dtype)
     x_t = noise(x0, eps, t)  # known frames: exactly x0
     v = model(x_t, t, text, text_mask)  # (B, C, T, H, W)
     per_frame = (v.float() - (eps - x0).float()).pow(2).mean(dim=(1, 3, 4))  # (B, T)

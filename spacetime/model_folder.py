@@ -53,6 +53,9 @@ def validate_defaults(defaults: dict, source: str = "defaults") -> dict:
     min_sigma = defaults.get("guidance_min_sigma")
     if min_sigma is not None and (not isinstance(min_sigma, (int, float)) or not 0 <= min_sigma <= 1):
         raise WeightsError(f"{source}: defaults.guidance_min_sigma must be a number in [0, 1], got {min_sigma!r}")
+    rho = defaults.get("noise_correlation")
+    if rho is not None and (not isinstance(rho, (int, float)) or not 0 <= rho < 1):
+        raise WeightsError(f"{source}: defaults.noise_correlation must be a number in [0, 1), got {rho!r}")
     return dict(defaults)
 
 

@@ -466,8 +466,10 @@ class Pipeline:
         T = plan.latent_frames
         shape = (1, C, T, gh // 8, gw // 8)
         generator = torch.Generator().manual_seed(seed)
-        eps = torch.randn(shape, generator=generator).to(self.device)  # drawn on the CPU: same seed, same video
-        release_eps = torch.randn(shape, generator=generator).to(self.device)
+        # Drawn on the CPU: same seed, same video. The model's frames were trained with this noise prior.
+        rho = self.defaults.get("noise_correlation", 0.0)
+        eps = flow.frame_correlated_noise(shape, rho, generator).to(self.device)
+        release_eps = flow.frame_correlated_noise(shape, rho, generator).to(self.device)
         for head, tail in plan.ties():
             eps[:, :, tail] = eps[:, :, head]
 

@@ -15,6 +15,22 @@ def test_noise_interpolates_per_frame():
         flow.noise(x0, eps, t[:, :2])
 
 
+def test_frame_correlated_noise_shares_a_component_between_frames():
+    """PYoCo's mixed noise: unit variance per element, correlation rho between any two frames."""
+    shape = (64, 4, 3, 8, 8)
+    assert torch.equal(flow.frame_correlated_noise(shape, 0.0, torch.Generator().manual_seed(5)),
+                       torch.randn(shape, generator=torch.Generator().manual_seed(5)))  # rho 0: old seeds hold
+
+    def corr(eps, i, j):  # between latent frames i and j over batch, channels and space
+        return float(torch.corrcoef(torch.stack([eps[:, :, i].flatten(), eps[:, :, j].flatten()]))[0, 1])
+
+    eps = flow.frame_correlated_noise(shape, 0.6, torch.Generator().manual_seed(5))
+    assert abs(float(eps.var()) - 1) < 0.03 and abs(corr(eps, 0, 2) - 0.6) < 0.03
+    assert abs(corr(flow.frame_correlated_noise(shape, 0.0, torch.Generator().manual_seed(6)), 0, 2)) < 0.03
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        flow.frame_correlated_noise(shape, 1.0)
+
+
 def test_shift_grows_with_tokens():
     shifts = [flow.shift_for_tokens(n) for n in (16, 256, 1024, 4096, 16384, 10**6)]
     assert shifts == sorted(shifts) and shifts[0] == 1.0 and shifts[-1] == 6.0

@@ -77,6 +77,10 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
     (broken / INDEX_NAME).write_text(json.dumps(bad_min_sigma))
     with pytest.raises(WeightsError, match=r"defaults.guidance_min_sigma must be a number in \[0, 1\]"):
         read_model_index(broken)
+    bad_rho = {**index, "defaults": {**index["defaults"], "noise_correlation": 1}}
+    (broken / INDEX_NAME).write_text(json.dumps(bad_rho))
+    with pytest.raises(WeightsError, match=r"defaults.noise_correlation must be a number in \[0, 1\)"):
+        read_model_index(broken)
 
 
 def _copy_with_defaults(folder, out, **defaults):
@@ -110,6 +114,19 @@ def test_guidance_min_sigma_default_from_the_model_and_checked(tiny_folder, tmp_
         base.generate("x", guidance_min_sigma=-0.1, **kw)
     folder = _copy_with_defaults(tiny_folder, tmp_path / "cut", guidance_min_sigma=1.0)
     assert np.array_equal(Pipeline.from_pretrained(folder).generate("x", **kw).frames, cut.frames)
+
+
+def test_noise_correlation_of_the_model_shapes_the_starting_noise(tiny_folder, tmp_path):
+    """A folder trained with correlated frame noise samples from the same prior; 0 is the old noise."""
+    kw = dict(frames=9, seed=3, steps=1, guidance=1.0, progress=False)
+    base = Pipeline.from_pretrained(tiny_folder).generate("x", **kw)
+    zero = Pipeline.from_pretrained(_copy_with_defaults(tiny_folder, tmp_path / "zero", noise_correlation=0.0))
+    assert torch.equal(zero.generate("x", **kw).latents, base.latents)
+    folder = _copy_with_defaults(tiny_folder, tmp_path / "rho", noise_correlation=0.9)
+    correlated = Pipeline.from_pretrained(folder).generate("x", **kw).latents  # (1, C, T, h, w)
+    def frame_corr(z):
+        return float(torch.corrcoef(z[0].transpose(0, 1).flatten(1))[0, 1:].mean())  # frame 0 vs the others
+    assert frame_corr(correlated) > frame_corr(base.latents) + 0.3
 
 
 def test_embedded_model_missing_says_what_to_do(monkeypatch, tmp_path):

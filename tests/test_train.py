@@ -70,6 +70,8 @@ def test_config_errors_name_the_key():
         load_config(None, ["lr=1"])
     with pytest.raises(ConfigError, match="needs data.path"):
         load_config(None, ["data.source=manifest"])
+    with pytest.raises(ConfigError, match="train.noise_correlation must be in"):
+        load_config(None, ["train.noise_correlation=1.0"])
 
 
 def test_dumped_config_reads_back_equal():
@@ -139,6 +141,16 @@ def test_export_writes_a_model_folder_with_the_ema_weights(tmp_path, tiny_text_e
     assert any(not torch.equal(raw[k], v) for k, v in ema.items())  # EMA, not the raw weights
     assert Path(text_encoder) == tiny_text_encoder.resolve()
     assert defaults["width"] == 16 and defaults["fps"] == 8.0
+    assert "noise_correlation" not in defaults  # trained on independent noise: nothing to say
+
+
+def test_a_run_with_correlated_noise_exports_its_prior(tmp_path, tiny_text_encoder):
+    from spacetime.model_folder import read_model_folder
+    from spacetime.train.export import export_run
+
+    train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=1", "train.noise_correlation=0.5"),
+          progress=False)
+    assert read_model_folder(export_run(tmp_path / "run", tmp_path / "model"))[3]["noise_correlation"] == 0.5
 
 
 def test_cli_help_has_examples():

@@ -75,6 +75,7 @@ class TrainOptions:
     image_prob: float = 0.0  # DiT: share of batches trained as single images (first latent frame)
     mask_probs: dict = field(default_factory=dict)  # DiT: known-frame mask kinds; empty = flow's defaults
     shift: float = 0.0  # DiT: timestep shift; 0 = flow.shift_for_tokens of each batch
+    noise_correlation: float = 0.0  # DiT: noise correlation between latent frames (flow.frame_correlated_noise)
     kl_weight: float = 1e-6  # VAE
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
@@ -127,6 +128,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
         if not (0.0 <= t.ema_decay < 1.0):
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
+        if not 0 <= t.noise_correlation < 1:
+            raise ConfigError(f"train.noise_correlation must be in [0, 1), got {t.noise_correlation}")
         if t.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {t.lr}")
         if (self.model.kind == "toy") != (self.data.source == "toy"):

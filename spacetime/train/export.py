@@ -70,6 +70,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     fps = config.data.fps
     base = dict(width=int(width), height=int(height), fps=fps, seconds=round(frames / fps, 3),
                 steps=max(config.train.sample_steps, 20), guidance=4.0, sampler="euler")
+    if config.train.noise_correlation > 0:  # a property of the weights: sampling must use the trained prior
+        base["noise_correlation"] = config.train.noise_correlation
     text_encoder = config.model.text_encoder
     if text_encoder != "default":
         text_encoder = str(Path(text_encoder).resolve())

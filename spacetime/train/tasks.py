@@ -154,6 +154,7 @@ class DiTTask:
         loss, stats = flow.training_loss(
             model, x0, text, mask, generator=generator, shift=shift, mask_probs=self.mask_probs,
             image_prob=t.image_prob, text_drop=t.text_drop, null_text=self.null_text, null_mask=self.null_mask,
+            noise_correlation=t.noise_correlation,
         )
         stats.update(samples=x0.shape[0], tokens=tokens)
         return loss, stats
@@ -171,7 +172,7 @@ class DiTTask:
         frames, height, width = t.sample_shape
         text, mask = self.text_encoder.encode([t.sample_prompt])
         shape = (1, self.vae.config.latent_channels, latent_frames(frames), -(-height // 8), -(-width // 8))
-        x = torch.randn(shape, generator=generator).to(self.device)
+        x = flow.frame_correlated_noise(shape, t.noise_correlation, generator).to(self.device)
         shift = t.shift if t.shift > 0 else flow.shift_for_tokens(self.tokens(x))
         was_training = model.training
         model.eval()
