@@ -35,8 +35,10 @@ import torch
 HELDOUT_SEED = 424242  # the training configs use small seeds (0 to 12)
 
 
-def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 128, 128)) -> dict:
-    """{"clips", "loss@t", "temporal_gain@t"} of `pipe`'s DiT on held-out world clips (see the module doc)."""
+def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 128, 128),
+            noise_correlation: float = 0.0) -> dict:
+    """{"clips", "loss@t", "temporal_gain@t"} of `pipe`'s DiT on held-out world clips (see the module doc),
+    with noise correlated by `noise_correlation` between latent frames."""
     from spacetime import flow
     from spacetime.world.dataset import WorldClips
 
@@ -51,7 +53,7 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
             B, _, T = x0.shape[:3]
             order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(T - 1, generator=draw)])
             for t_value in noise_levels:
-                eps = flow.frame_correlated_noise(x0.shape, pipe.defaults.get("noise_correlation", 0.0), draw)
+                eps = flow.frame_correlated_noise(x0.shape, noise_correlation, draw)
                 t = torch.full((B, T), float(t_value))
                 for name, x in (("ordered", x0), ("shuffled", x0[:, :, order])):
                     v = pipe.dit(flow.noise(x, eps, t), t, text, mask).float()  # same noise, same t
@@ -78,7 +80,10 @@ def main() -> int:
     from spacetime.pipeline import Pipeline
 
     started = time.perf_counter()
-    result = {"model": args.model or "embedded", **measure(Pipeline.from_pretrained(args.model), args.batches, args.t)}
+    pipe = Pipeline.from_pretrained(args.model)
+    rho = pipe.defaults.get("noise_correlation", 0.0)  # the prior the model was trained with
+    result = {"model": args.model or "embedded", "noise_correlation": rho,
+              **measure(pipe, args.batches, args.t, noise_correlation=rho)}
     print(f"{'t':>6}{'ordered':>10}{'gain':>9}")
     for t_value in args.t:
         print(f"{t_value:6g}{result[f'loss@{t_value:g}']:10.4f}{result[f'temporal_gain@{t_value:g}']:9.4f}")
