@@ -65,9 +65,10 @@ def frame_correlated_noise(
 ) -> torch.Tensor:
     """Gaussian noise (B, C, T, H, W) whose latent frames share a component.
 
-    The mixed noise model of PYoCo (Ge et al. 2023, "Preserve Your Own Correlation", sec. 3.2):
-    eps_t = sqrt(rho) * shared + sqrt(1 - rho) * own_t with shared, own_t ~ N(0, I), so every
-    element is still N(0, 1) and any two frames correlate by rho. Frames that start from
+    The mixed noise model of PYoCo (Ge et al. 2023, "Preserve Your Own Correlation: A Noise
+    Prior for Video Diffusion Models"): eps_t = sqrt(rho) * shared + sqrt(1 - rho) * own_t with
+    shared, own_t ~ N(0, I), so every element is still N(0, 1) and any two frames correlate by
+    rho (the paper's alpha: rho = alpha^2 / (1 + alpha^2)). Frames that start from
     similar noise settle on one layout, so an object stays one object from frame to frame;
     a model must be trained with the same rho that it samples with. rho = 0 is exactly
     `torch.randn(shape, generator=generator)`, so seeds keep their videos.
