@@ -100,6 +100,13 @@ VAE_PRESETS = {
 }
 
 
+def _standard_normal_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """N(0, 1) noise of x's shape and dtype on x's device, drawn on the generator's device (the
+    training loop seeds a CPU generator, also when the model is on a GPU)."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+
+
 class VideoVAE(nn.Module):
     """Causal video VAE: (B, 3, T, H, W) in [-1, 1] <-> (B, C, 1 + (T-1)/4, H/8, W/8)."""
 
@@ -150,8 +157,7 @@ class VideoVAE(nn.Module):
     def forward(self, video: torch.Tensor, generator: torch.Generator | None = None):
         """Training pass: returns (recon cropped to the input's T, H, W, mean, logvar); samples z."""
         mean, logvar = self.encode(video)  # (B, C, T', h, w)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        z = mean + torch.exp(0.5 * logvar) * noise
+        z = mean + torch.exp(0.5 * logvar) * _standard_normal_like(mean, generator)
         T, H, W = video.shape[2:]
         recon = self.decode(z)[:, :, :T, :H, :W]  # (B, 3, T, H, W)
         return recon, mean, logvar
@@ -201,8 +207,7 @@ class VideoVAE(nn.Module):
         mean, logvar = torch.cat(means, dim=2), torch.cat(logvars, dim=2)  # (B, C, T', h, w)
         z = mean
         if sample:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            z = mean + torch.exp(0.5 * logvar) * noise
+            z = mean + torch.exp(0.5 * logvar) * _standard_normal_like(mean, generator)
         mu, std = self._latent_stats(z)
         return (z - mu) / std
 

@@ -72,6 +72,10 @@ def test_config_errors_name_the_key():
         load_config(None, ["data.source=manifest"])
     with pytest.raises(ConfigError, match="train.noise_correlation must be in"):
         load_config(None, ["train.noise_correlation=1.0"])
+    with pytest.raises(ConfigError, match="train.data_echo must be >= 1"):
+        load_config(None, ["train.data_echo=0"])
+    with pytest.raises(ConfigError, match="train.time_budget must be >= 0"):
+        load_config(None, ["train.time_budget=-5"])
 
 
 def test_dumped_config_reads_back_equal():
@@ -86,6 +90,11 @@ def test_learning_rate_warmup_then_cosine():
     assert lr_at(4, t) == pytest.approx(1.0)
     assert lr_at(9, t) == pytest.approx(0.55)
     assert lr_at(14, t) == pytest.approx(0.1)
+    # with train.time_budget, the cosine follows the clock when it is further along than the steps
+    assert lr_at(5, t, time_fraction=0.5) == pytest.approx(0.55)
+    assert lr_at(5, t, time_fraction=1.0) == pytest.approx(0.1)
+    assert lr_at(12, t, time_fraction=0.1) == lr_at(12, t)
+    assert lr_at(2, t, time_fraction=0.9) == 0.75  # warm-up is by steps
 
 
 # ---- runs ------------------------------------------------------------------------------------------------
@@ -115,6 +124,19 @@ def test_dit_with_bf16_and_activation_checkpointing(tmp_path, tiny_text_encoder)
     train(config, progress=False)
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert torch.isfinite(torch.tensor(record["loss"]))
+
+
+def test_compiled_blocks_train_like_eager_ones_and_keep_their_names(tmp_path, tiny_text_encoder):
+    def run(name, *extra):
+        train(dit_config(tmp_path / name, tiny_text_encoder, "train.steps=2", "train.sample_every=0",
+                         "data.shapes=[[5,16,16]]", *extra), progress=False)
+        losses = [json.loads(line)["loss"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return losses, load_file(str(tmp_path / name / "checkpoints/step_000002/model.safetensors"))
+
+    eager_losses, eager = run("eager")
+    compiled_losses, compiled = run("compiled", "train.compile=true")
+    assert compiled.keys() == eager.keys()  # no "_orig_mod." prefixes: checkpoints stay interchangeable
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)
 
 
 def test_vae_trains_through_the_same_entry_point(tmp_path):
@@ -192,6 +214,53 @@ def test_data_loader_workers_give_the_same_run(tmp_path):
         return [json.loads(line)["loss"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
 
     assert run("inline", 0) == run("workers", 2)
+
+
+class RecordingSource:
+    """A source that records which micro-batches the loop asks for."""
+
+    def __init__(self, source):
+        self.source, self.asked = source, []
+
+    def batch(self, index: int) -> dict:
+        self.asked.append(index)
+        return self.source.batch(index)
+
+    def position(self, index: int) -> dict:
+        return self.source.position(index)
+
+
+def test_data_echo_trains_each_batch_on_consecutive_steps_and_resumes_exactly(tmp_path):
+    from spacetime.train.toy import ToySource
+
+    def run(name, stop_after=None, resume=False):
+        config = load_config(ROOT / "configs" / "toy.toml", [
+            f'run.dir="{tmp_path / name}"', "train.steps=6", "train.data_echo=3", "train.grad_accum=2",
+            "train.checkpoint_every=2", "run.deterministic=true"])
+        source = RecordingSource(ToySource(config.run.seed, config.data.batch_size, 0, 1))
+        train(config, source=source, progress=False, stop_after=stop_after, resume=resume)
+        return source.asked
+
+    assert run("whole") == [0, 1, 2, 3]  # 6 steps of 2 micro-batches: 2 data steps, each loaded once
+    assert run("cut", stop_after=4) == [0, 1, 2, 3]
+    assert run("cut", resume=True) == [2, 3]  # step 4 echoes data step 1: its micro-batches again
+    for name in ("model", "ema", "optimizer"):
+        a = load_file(str(tmp_path / f"whole/checkpoints/step_000006/{name}.safetensors"))
+        b = load_file(str(tmp_path / f"cut/checkpoints/step_000006/{name}.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_time_budget_stops_with_a_checkpoint_at_the_end_of_the_cosine(tmp_path):
+    config = load_config(ROOT / "configs" / "toy.toml", [
+        f'run.dir="{tmp_path}"', "train.steps=100000000", "train.time_budget=1.5", "train.decay=cosine",
+        "train.warmup_steps=0", "train.min_lr_ratio=0.1", "train.log_every=1", "train.checkpoint_every=0"])
+    train(config, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    last = records[-1]
+    assert 1 < last["step"] < config.train.steps
+    assert (tmp_path / f"checkpoints/step_{last['step']:06d}").is_dir()
+    assert records[0]["lr"] == pytest.approx(config.train.lr)
+    assert last["lr"] < 0.15 * config.train.lr  # the floor is 0.1 x lr, reached when the budget is spent
 
 
 def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path):

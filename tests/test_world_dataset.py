@@ -46,6 +46,18 @@ def test_streams_are_reproducible_and_differ_by_rank():
     assert resumed[0]["scene"] == a[2]["scene"]
 
 
+def test_uint8_pixels_are_the_same_frames_at_a_quarter_of_the_size():
+    from spacetime.train.tasks import unit_video
+
+    as_float = WorldClips(SHAPES, batch_size=2, seed=3).batch(4)["video"]
+    as_bytes = WorldClips(SHAPES, batch_size=2, seed=3, pixels="uint8").batch(4)["video"]
+    assert as_bytes.dtype == torch.uint8 and as_bytes.shape == as_float.shape
+    assert torch.equal(unit_video(as_bytes, torch.device("cpu")), as_float)
+    assert unit_video(as_float, torch.device("cpu")) is as_float  # float batches pass through
+    with pytest.raises(RequestError, match="pixels must be"):
+        WorldClips(SHAPES, pixels="int16")
+
+
 def test_dataloader_workers_split_one_stream():
     ds = WorldClips([(3, 16, 16), (1, 16, 32)], batch_size=2, seed=1, rank=0, world_size=1)
     it = iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2))

@@ -71,6 +71,7 @@ class TrainOptions:
     ema_decay: float = 0.999
     mixed_precision: str = "no"  # "no" or "bf16" (autocast; weights and optimizer stay fp32)
     activation_checkpointing: bool = False
+    compile: bool = False  # torch.compile each transformer block (DiT); the first steps of each bucket shape compile
     text_drop: float = 0.1  # DiT: share of prompts replaced by the empty prompt (classifier-free guidance)
     image_prob: float = 0.0  # DiT: share of batches trained as single images (first latent frame)
     mask_probs: dict = field(default_factory=dict)  # DiT: known-frame mask kinds; empty = flow's defaults
@@ -90,6 +91,14 @@ class TrainOptions:
     sample_steps: int = 8
     peak_flops: float = 0.0  # per process, for MFU; 0 = measured once with a matmul
     num_workers: int = 0  # data-loading processes per rank
+    # Each data micro-batch trains this many consecutive optimizer steps, each with fresh noise, times
+    # and masks (data echoing, Choi et al. 2019): for when making the data, not the model, limits the
+    # step rate, as rendering on a few CPU cores does beside a GPU.
+    data_echo: int = 1
+    # Seconds this call may train (0 = no limit): it then checkpoints and stops, and a cosine decay
+    # ends at whichever of train.steps and this budget comes first (so the step count need not be
+    # guessed before the step rate is known). The schedule then depends on the machine's speed.
+    time_budget: float = 0.0
 
 
 @dataclass
@@ -122,7 +131,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} = {value!r} is not one of {list(allowed)}")
         t = self.train
         positive = {"train.steps": t.steps, "train.grad_accum": t.grad_accum, "data.batch_size": self.data.batch_size,
-                    "train.keep_checkpoints": t.keep_checkpoints, "train.log_every": t.log_every}
+                    "train.keep_checkpoints": t.keep_checkpoints, "train.log_every": t.log_every,
+                    "train.data_echo": t.data_echo}
         for key, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
@@ -130,6 +140,8 @@ class TrainConfig:
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
         if not 0 <= t.noise_correlation < 1:
             raise ConfigError(f"train.noise_correlation must be in [0, 1), got {t.noise_correlation}")
+        if t.time_budget < 0:
+            raise ConfigError(f"train.time_budget must be >= 0 seconds (0 = no limit), got {t.time_budget}")
         if t.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {t.lr}")
         if (self.model.kind == "toy") != (self.data.source == "toy"):

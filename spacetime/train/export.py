@@ -85,9 +85,10 @@ def _latent_stats_from_run(vae: torch.nn.Module, config, batches: int = 24):
     Measured on the first `batches` micro-batches of the training source (the same clips the
     VAE saw), in eval mode; stored in the exported config (`latent_mean`, `latent_std`).
     """
-    from spacetime.train.tasks import build_source
+    from spacetime.train.tasks import build_source, unit_video
     from spacetime.vae import estimate_latent_stats
 
     source = build_source(config, rank=0, world_size=1)
+    device = next(vae.parameters()).device
     with torch.no_grad():
-        return estimate_latent_stats(vae, (source.batch(i)["video"] for i in range(batches)))
+        return estimate_latent_stats(vae, (unit_video(source.batch(i)["video"], device) for i in range(batches)))

@@ -30,6 +30,7 @@ from spacetime.train.config import TrainConfig, dump_toml
 from spacetime.train.ema import EMA
 from spacetime.train.parallelize import (
     DistEnv,
+    all_reduce_max,
     all_reduce_mean,
     barrier,
     gradient_sync,
@@ -39,13 +40,16 @@ from spacetime.train.parallelize import (
 )
 
 
-def lr_at(step: int, t) -> float:
-    """Learning rate of optimizer step `step` (0-based): linear warm-up, then constant or cosine."""
+def lr_at(step: int, t, time_fraction: float = 0.0) -> float:
+    """Learning rate of optimizer step `step` (0-based): linear warm-up, then constant or cosine.
+
+    time_fraction: the share of `train.time_budget` spent; the cosine follows the steps or the
+    clock, whichever is further along."""
     if t.warmup_steps > 0 and step < t.warmup_steps:
         return t.lr * (step + 1) / t.warmup_steps
     if t.decay == "cosine":
         span = max(1, t.steps - t.warmup_steps)
-        progress = min(1.0, (step - t.warmup_steps) / span)
+        progress = min(1.0, max((step - t.warmup_steps) / span, time_fraction))
         floor = t.lr * t.min_lr_ratio
         return floor + (t.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     return t.lr
@@ -150,7 +154,7 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     model = task.model.to(env.device)
     if t.activation_checkpointing:
         task.set_activation_checkpointing(True)
-    wrapped = parallelize(model, env)
+    wrapped = parallelize(model, env, compile_blocks=t.compile)
     ema = EMA(model, t.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=t.eps,
                                   weight_decay=t.weight_decay)
@@ -177,27 +181,38 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
 
         bar = tqdm(total=t.steps, initial=start, desc="train", dynamic_ncols=True)
 
+    # Optimizer step s trains on data step s // echo: its grad_accum micro-batches are loaded once
+    # and echoed (train.data_echo), while noise and dropout are seeded by the step itself.
+    echo = t.data_echo
+    first_data, stop_data = (start // echo) * t.grad_accum, -(-end // echo) * t.grad_accum
     next_batch = source.batch
     if t.num_workers > 0:  # prefetch in worker processes; batch(i) is a pure function of i, so order is kept
-        loader = torch.utils.data.DataLoader(_Indexed(source, start * t.grad_accum, end * t.grad_accum),
-                                             batch_size=None, num_workers=t.num_workers)
+        loader = torch.utils.data.DataLoader(_Indexed(source, first_data, stop_data), batch_size=None,
+                                             num_workers=t.num_workers, pin_memory=env.device.type == "cuda")
         batches = iter(loader)
         next_batch = lambda index: next(batches)  # noqa: E731
+    loaded_step, loaded = -1, []
 
     step = start
+    began = time.perf_counter()
     try:
         for step in range(start, end):
             tic = time.perf_counter()
-            lr = lr_at(step, t)
+            spent = (tic - began) / t.time_budget if t.time_budget > 0 else 0.0
+            lr = lr_at(step, t, spent)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if step // echo != loaded_step:
+                loaded_step = step // echo
+                loaded = [next_batch(loaded_step * t.grad_accum + micro) for micro in range(t.grad_accum)]
+            data_seconds = time.perf_counter() - tic  # waiting for data: > 0 on a step that loads
             totals: dict[str, float] = {}
             samples = tokens = 0
             for micro in range(t.grad_accum):
                 index = step * t.grad_accum + micro
                 torch.manual_seed(seed_for(config.run.seed, index, env.rank))  # dropout and anything global
                 generator = torch.Generator().manual_seed(seed_for(config.run.seed + 1, index, env.rank))
-                batch = next_batch(index)
+                batch = loaded[micro]
                 with gradient_sync(wrapped, env, sync=micro == t.grad_accum - 1), autocast:
                     loss, stats = task.loss(wrapped, batch, generator)
                     (loss / t.grad_accum).backward()
@@ -211,15 +226,18 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
             ema.update(model)
             done = step + 1
             seconds = time.perf_counter() - tic
+            # every rank must stop at the same step: the slowest clock decides
+            out_of_time = t.time_budget > 0 and all_reduce_max(time.perf_counter() - began, env) >= t.time_budget
+            last = done == end or out_of_time
 
-            if done % t.log_every == 0 or done == end:
+            if done % t.log_every == 0 or last:
                 keys = sorted(totals)
                 means = all_reduce_mean([totals[k] for k in keys] + [samples, tokens], env)
                 record = {"step": done, **dict(zip(keys, means[:-2])), "lr": lr, "grad_norm": grad_norm}
                 total_samples, total_tokens = means[-2] * env.world_size, means[-1] * env.world_size
                 record.update(samples_per_s=total_samples / seconds, tokens_per_s=total_tokens / seconds,
                               mfu=6 * num_params * total_tokens / seconds / (peak * env.world_size),
-                              step_seconds=seconds)
+                              step_seconds=seconds, data_seconds=data_seconds)
                 log.write(record)
                 if bar is not None:
                     bar.set_postfix(loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}",
@@ -228,9 +246,14 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                 bar.update(1)
             if t.sample_every and done % t.sample_every == 0:
                 _sample(task, wrapped, env, run_dir, done, source, config)
-            if (t.checkpoint_every and done % t.checkpoint_every == 0) or done == end:
+            if (t.checkpoint_every and done % t.checkpoint_every == 0) or last:
                 ckpt.save(done, model=model, optimizer=optimizer, ema=ema, env=env,
-                          data_position=source.position(done * t.grad_accum), extra={"ema_updates": ema.updates})
+                          data_position=source.position(-(-done // echo) * t.grad_accum),
+                          extra={"ema_updates": ema.updates})
+            if out_of_time:
+                if env.is_main:
+                    print(f"train.time_budget of {t.time_budget:g} s spent: stopped after step {done}", flush=True)
+                break
     finally:
         if bar is not None:
             bar.close()

@@ -90,8 +90,15 @@ def shutdown(env: DistEnv) -> None:
         dist.destroy_process_group()
 
 
-def parallelize(model: nn.Module, env: DistEnv) -> nn.Module:
-    """Return the module to call in training: DDP wrapper, FSDP2-sharded model (in place) or the model."""
+def parallelize(model: nn.Module, env: DistEnv, compile_blocks: bool = False) -> nn.Module:
+    """Return the module to call in training: DDP wrapper, FSDP2-sharded model (in place) or the model.
+
+    compile_blocks: `torch.compile` each transformer block in place first (torchtitan's order:
+    compile, then shard). Fusing a block's many small element-wise kernels is what a small model
+    on a GPU needs: there a step of the embedded DiT was bound by the host's work per kernel."""
+    if compile_blocks:
+        for block in getattr(model, "blocks", []):
+            block.compile()
     if env.strategy == "ddp":
         from torch.nn.parallel import DistributedDataParallel
 
@@ -129,6 +136,15 @@ def all_reduce_mean(values: list[float], env: DistEnv) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=env.device if env.device.type == "cuda" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return (t / env.world_size).tolist()
+
+
+def all_reduce_max(value: float, env: DistEnv) -> float:
+    """The largest of one value over ranks (a decision every rank must take alike)."""
+    if not env.distributed:
+        return float(value)
+    t = torch.tensor([value], dtype=torch.float64, device=env.device if env.device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
 
 
 def barrier(env: DistEnv) -> None:

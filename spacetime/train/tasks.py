@@ -39,7 +39,8 @@ class WorldSource:
         self.seed = config.run.seed
         self.rank = rank
         self.clips = WorldClips(shapes=[tuple(s) for s in d.shapes], fps=d.fps, batch_size=d.batch_size,
-                                seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style)
+                                seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style,
+                                pixels="uint8")
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))
@@ -70,6 +71,13 @@ def build_source(config: TrainConfig, rank: int, world_size: int):
 
         return CachedLatents(d.path, seed=config.run.seed, rank=rank, world_size=world_size)
     raise RequestError(f"unknown data.source {d.source!r}")
+
+
+def unit_video(video: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch's video on `device` in [-1, 1]: uint8 pixels (world batches) are scaled there."""
+    if video.dtype == torch.uint8:
+        return video.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+    return video.to(device)
 
 
 # ---- tasks --------------------------------------------------------------------------------------------
@@ -132,7 +140,7 @@ class DiTTask:
         if "latents" in batch:
             x0 = batch["latents"].to(self.device)
         else:
-            x0 = self.vae.encode_latents(batch["video"].to(self.device))
+            x0 = self.vae.encode_latents(unit_video(batch["video"], self.device))
         if "text" in batch:
             text, mask = batch["text"].to(self.device), batch["text_mask"].to(self.device)
         else:
@@ -247,7 +255,7 @@ class VAETask:
     def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         from spacetime.vae_loss import vae_loss
 
-        video = batch["video"].to(self.device)
+        video = unit_video(batch["video"], self.device)
         t = self.config.train
         out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight,
                        chroma_weight=t.chroma_weight, reconstruction=t.reconstruction,
@@ -262,7 +270,7 @@ class VAETask:
         """Input (top) over reconstruction (bottom) of the first clip of `batch`, as .mp4 (or .png for an image)."""
         from spacetime.video import tensor_to_frames, write_video
 
-        video = batch["video"][:1].to(self.device)
+        video = unit_video(batch["video"][:1], self.device)
         was_training = model.training
         model.eval()
         z = model.encode_latents(video)

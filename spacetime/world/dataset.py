@@ -48,6 +48,8 @@ class WorldClips(torch.utils.data.IterableDataset):
     rank, world_size: this process among torchrun's; None reads RANK / WORLD_SIZE (default 0 / 1).
     start_batch: batches of this rank already consumed (to resume a run where it stopped).
     caption_style, num_objects, scenarios: passed to `caption` and `sample_scene`.
+    pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
+    size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
     """
 
@@ -65,6 +67,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         num_objects=(1, 3),
         scenarios=SCENARIOS,
         start_batch: int = 0,
+        pixels: str = "float",
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -99,6 +102,9 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.num_objects = num_objects
         self.scenarios = tuple(scenarios)
         self.start_batch = int(start_batch)
+        if pixels not in ("float", "uint8"):
+            raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
+        self.pixels = pixels
 
     def batch(self, index: int) -> dict:
         """Batch number `index` of this rank's stream (a pure function of seed, rank and index)."""
@@ -115,8 +121,9 @@ class WorldClips(torch.utils.data.IterableDataset):
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
-        video = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3)  # (B, 3, T, H, W) uint8
-        video = video.contiguous().float().div_(127.5).sub_(1.0)
+        video = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, H, W) uint8
+        if self.pixels == "float":
+            video = video.float().div_(127.5).sub_(1.0)
         return {"video": video, "caption": captions, "scene": scenes}
 
     def sample(self, rng: np.random.Generator, frames: int, height: int, width: int):
