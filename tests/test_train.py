@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,29 @@ def test_time_budget_stops_with_a_checkpoint_at_the_end_of_the_cosine(tmp_path):
     assert (tmp_path / f"checkpoints/step_{last['step']:06d}").is_dir()
     assert records[0]["lr"] == pytest.approx(config.train.lr)
     assert last["lr"] < 0.15 * config.train.lr  # the floor is 0.1 x lr, reached when the budget is spent
+    state = json.loads((tmp_path / f"checkpoints/step_{last['step']:06d}/state.json").read_text())
+    assert state["train_seconds"] >= 1.5
+
+    # the budget is the run's, not the call's: a resumed run whose budget is spent trains no more,
+    train(config, resume=True, progress=False)
+    assert [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == records
+    # and one cut short goes on counting from the time its checkpoint recorded: a slow first chunk
+    # (0.3 s per batch), then a fast one, whose own time alone would be less than the first's
+    from spacetime.train.toy import ToySource
+
+    class SlowSource(RecordingSource):
+        def batch(self, index: int) -> dict:
+            time.sleep(0.3)
+            return super().batch(index)
+
+    chunked = load_config(ROOT / "configs" / "toy.toml", [f'run.dir="{tmp_path / "chunks"}"', "train.steps=6",
+                                                           "train.time_budget=600", "train.checkpoint_every=3"])
+    toy = ToySource(chunked.run.seed, chunked.data.batch_size, 0, 1)
+    train(chunked, source=SlowSource(toy), progress=False, stop_after=3)
+    train(chunked, source=toy, resume=True, progress=False)
+    seconds = [json.loads((tmp_path / f"chunks/checkpoints/step_00000{n}/state.json").read_text())["train_seconds"]
+               for n in (3, 6)]
+    assert 0.9 <= seconds[0] < seconds[1]
 
 
 def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path):

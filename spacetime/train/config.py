@@ -95,9 +95,10 @@ class TrainOptions:
     # and masks (data echoing, Choi et al. 2019): for when making the data, not the model, limits the
     # step rate, as rendering on a few CPU cores does beside a GPU.
     data_echo: int = 1
-    # Seconds this call may train (0 = no limit): it then checkpoints and stops, and a cosine decay
-    # ends at whichever of train.steps and this budget comes first (so the step count need not be
-    # guessed before the step rate is known). The schedule then depends on the machine's speed.
+    # Seconds of training this run may spend (0 = no limit), counted across resumed calls (each
+    # checkpoint records the time trained): it then checkpoints and stops, and a cosine decay ends at
+    # whichever of train.steps and this budget comes first (so the step count need not be guessed
+    # before the step rate is known). The schedule then depends on the machine's speed.
     time_budget: float = 0.0
 
 

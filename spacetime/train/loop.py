@@ -159,12 +159,13 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=t.eps,
                                   weight_decay=t.weight_decay)
 
-    start = 0
+    start, trained_seconds = 0, 0.0
     if resume:
         state = ckpt.resume(model=model, optimizer=optimizer, ema=ema, env=env,
                             path=resume if isinstance(resume, (str, Path)) else None)
         if state is not None:
             start = int(state["step"])
+            trained_seconds = float(state.get("train_seconds", 0.0))  # train.time_budget counts across calls
             if env.is_main:
                 _truncate_metrics(run_dir / "metrics.jsonl", start)
                 print(f"resumed from step {start} ({run_dir / 'checkpoints'})", flush=True)
@@ -175,6 +176,10 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     log = MetricsLog(run_dir, env.is_main)
     autocast = torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=t.mixed_precision == "bf16")
     end = t.steps if stop_after is None else min(t.steps, start + stop_after)
+    if t.time_budget > 0 and trained_seconds >= t.time_budget:
+        if env.is_main:
+            print(f"train.time_budget of {t.time_budget:g} s was spent by step {start}: nothing left to train", flush=True)
+        end = start
     bar = None
     if progress and env.is_main:
         from tqdm import tqdm
@@ -194,7 +199,7 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     loaded_step, loaded = -1, []
 
     step = start
-    began = time.perf_counter()
+    began = time.perf_counter() - trained_seconds
     try:
         for step in range(start, end):
             tic = time.perf_counter()
@@ -249,7 +254,7 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
             if (t.checkpoint_every and done % t.checkpoint_every == 0) or last:
                 ckpt.save(done, model=model, optimizer=optimizer, ema=ema, env=env,
                           data_position=source.position(-(-done // echo) * t.grad_accum),
-                          extra={"ema_updates": ema.updates})
+                          extra={"ema_updates": ema.updates, "train_seconds": time.perf_counter() - began})
             if out_of_time:
                 if env.is_main:
                     print(f"train.time_budget of {t.time_budget:g} s spent: stopped after step {done}", flush=True)
