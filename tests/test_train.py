@@ -138,6 +138,10 @@ def test_compiled_blocks_train_like_eager_ones_and_keep_their_names(tmp_path, ti
     compiled_losses, compiled = run("compiled", "train.compile=true")
     assert compiled.keys() == eager.keys()  # no "_orig_mod." prefixes: checkpoints stay interchangeable
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)
+    with pytest.raises(Exception, match="train.compile compiles transformer blocks"):
+        train(load_config(None, [f'run.dir="{tmp_path / "vae"}"', "model.kind=vae", "model.preset=tiny",
+                                 "data.shapes=[[5,16,16]]", "data.batch_size=1", "train.steps=1", "train.compile=true"]),
+              progress=False)
 
 
 def test_vae_trains_through_the_same_entry_point(tmp_path):

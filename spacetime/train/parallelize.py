@@ -97,7 +97,10 @@ def parallelize(model: nn.Module, env: DistEnv, compile_blocks: bool = False) ->
     compile, then shard). Fusing a block's many small element-wise kernels is what a small model
     on a GPU needs: there a step of the embedded DiT was bound by the host's work per kernel."""
     if compile_blocks:
-        for block in getattr(model, "blocks", []):
+        if not hasattr(model, "blocks"):
+            raise RequestError(f"train.compile compiles transformer blocks, and {type(model).__name__} has none; "
+                               "set it to false")
+        for block in model.blocks:
             block.compile()
     if env.strategy == "ddp":
         from torch.nn.parallel import DistributedDataParallel
