@@ -1,7 +1,7 @@
 """Quality of a model on fresh random world prompts, read back by the world evaluator (issue 8).
 
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
-                                                    [--style short|descriptive|random|paraphrase]
+                                                    [--style short|descriptive|random|paraphrase] [--image]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -9,6 +9,9 @@ clip from it at its default size, length and fps, and `spacetime.world.evaluate`
 clip by colour against the scene's words (start positions are not judged: a caption does
 not give them). Rates per check are printed as a table, then one JSON object as the last
 line. `--out DIR` keeps the clips and a manifest.jsonl that `spacetime world eval` reads.
+
+`--image` measures image generation instead: still scenes, one frame each (colour, shape,
+size and presence; nothing moves).
 
 `--style paraphrase` writes the prompt with held-out sentence templates that the training
 captions never use (`paraphrase`, below): the world's words for colours, shapes, sizes,
@@ -172,8 +175,10 @@ def write_prompt(scene, rng: np.random.Generator, style: str) -> str:
 
 
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
-            steps: int | None = None, out: Path | None = None, log=None) -> tuple[dict, dict]:
-    """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict)."""
+            steps: int | None = None, out: Path | None = None, log=None, image: bool = False) -> tuple[dict, dict]:
+    """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
+
+    image=True: still scenes, one frame each (image generation: colour, shape, size, presence)."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.scene import sample_scene
@@ -188,11 +193,16 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     items, manifest, started = [], [], time.perf_counter()
     for i in range(prompts):
         rng = np.random.default_rng(SCENE_SEED_BASE + i)
-        scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
-                             seconds=seconds, aspect=aspect)
+        if image:  # what the training stream's one-frame buckets hold: nothing moves
+            scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios), seconds=0.0,
+                                 aspect=aspect, motions=("still",))
+        else:
+            scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
+                                 seconds=seconds, aspect=aspect)
         prompt = write_prompt(scene, rng, style)
-        video = pipe.generate(prompt, seed=i, steps=steps, progress=False)
-        path = write_video(out / f"clip_{i:04d}.mp4", video.frames, video.fps, overwrite=True)
+        video = pipe.generate(prompt, seed=i, steps=steps, progress=False, **({"frames": 1} if image else {}))
+        name = f"image_{i:04d}.png" if image else f"clip_{i:04d}.mp4"
+        path = write_video(out / name, video.frames[0] if image else video.frames, video.fps, overwrite=True)
         items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),
                       "positions_known": False})
         manifest.append({"path": path.name, "caption": prompt, "fps": video.fps, "frames": len(video.frames),
@@ -201,7 +211,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
-    result = {"prompts": prompts, "style": style, "rates": rates,
+    result = {"prompts": prompts, "style": style, "image": image, "rates": rates,
               "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
     return report, result
@@ -213,6 +223,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=200)
     parser.add_argument("--style", default="random", choices=STYLES)
+    parser.add_argument("--image", action="store_true", help="still scenes, one frame each (image generation)")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
@@ -221,7 +232,7 @@ def main() -> int:
 
     pipe = Pipeline.from_pretrained(args.model)
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
-                             steps=args.steps, out=args.out)
+                             steps=args.steps, out=args.out, image=args.image)
     print(summary_table(report))
     print(f"clips and manifest: {result.pop('out')}")
     print(json.dumps({"model": args.model or "embedded", **result}))

@@ -100,6 +100,16 @@ def test_embedded_quality_reports_rates(pipe, tmp_path, style):
     json.dumps(result, allow_nan=False)
 
 
+def test_embedded_quality_measures_images(pipe, tmp_path):
+    eq = _load("embedded_quality")
+    report, result = eq.measure(pipe, 2, out=tmp_path, log=lambda _: None, image=True)
+    assert result["image"] and report["clips"] == 2
+    assert {"color", "shape", "presence"} <= set(result["rates"])
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [m["frames"] for m in lines] == [1, 1] and all(m["path"].endswith(".png") for m in lines)
+    assert all(o["motion"] == "still" for m in lines for o in m["scene"]["objects"])
+
+
 def test_capability_quality_reports_every_task(pipe, tmp_path):
     cq = _load("capability_quality")
     report = cq.measure(pipe, 2, out=tmp_path, log=lambda _: None)
