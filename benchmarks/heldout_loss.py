@@ -19,6 +19,9 @@ at every t below 1 and doubled the temporal gain while the sampled clips got wor
 The noise has the correlation between frames that the folder samples with
 (`noise_correlation` in its model_index.json, 0 if absent). bf16 autocast as in training;
 one thread by default.
+`object_loss@t` and `background_loss@t` split the ordered loss between the latent cells that
+show an object (the clip against its scene rendered without objects) and the rest: objects are
+a few per cent of the cells, so the plain loss is mostly the background's.
 Prints a table, then one JSON object as the last line.
 """
 
@@ -35,10 +38,39 @@ import torch
 HELDOUT_SEED = 424242  # the training configs use small seeds (0 to 12)
 
 
+def object_cells(batch: dict, latent_shape: tuple) -> torch.Tensor:
+    """(B, 1, T', h, w) bool: latent cells whose pixels show an object (the clip against its own
+    scene rendered with no objects: background, pillar and camera pan kept)."""
+    import dataclasses
+
+    import torch.nn.functional as F
+
+    from spacetime.world.render import render
+    from spacetime.world.scene import Scene
+
+    video = batch["video"]  # (B, 3, T, H, W) in [-1, 1]
+    _, _, T, H, W = video.shape
+    masks = []
+    for b, text in enumerate(batch["scene"]):
+        scene = Scene.from_json(text)
+        empty = torch.from_numpy(render(dataclasses.replace(scene, objects=[], collide=False), W, H, 8.0, T)).float()  # (T, H, W, 3)
+        pixels = (video[b].permute(1, 2, 3, 0) + 1) * 127.5
+        masks.append(((pixels - empty).abs().amax(dim=-1) > 24).float())  # (T, H, W)
+    mask = torch.stack(masks)[:, None]  # (B, 1, T, H, W)
+    # a latent frame covers pixel frame 0 alone, then 4 frames each (the causal VAE); a cell 8x8 pixels
+    first, rest = mask[:, :, :1], mask[:, :, 1:]
+    pad = (-rest.shape[2]) % 4
+    rest = F.pad(rest, (0, 0, 0, 0, 0, pad))
+    mask = torch.cat([first, rest.unflatten(2, (-1, 4)).amax(dim=3)], dim=2) if rest.shape[2] else first
+    mask = F.max_pool3d(mask, (1, 8, 8), ceil_mode=True)
+    return mask[:, :, : latent_shape[2], : latent_shape[3], : latent_shape[4]] > 0
+
+
 def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 128, 128),
             noise_correlation: float = 0.0) -> dict:
-    """{"clips", "loss@t", "temporal_gain@t"} of `pipe`'s DiT on held-out world clips (see the module doc),
-    with noise correlated by `noise_correlation` between latent frames."""
+    """{"clips", "loss@t", "temporal_gain@t", "object_loss@t", "background_loss@t", "object_cells"} of
+    `pipe`'s DiT on held-out world clips (see the module doc), with noise correlated by
+    `noise_correlation` between latent frames."""
     from spacetime import flow
     from spacetime.world.dataset import WorldClips
 
@@ -49,6 +81,8 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
         for b in range(batches):
             batch = clips.batch(b)
             x0 = pipe.vae.encode_latents(batch["video"]).float()  # (B, C, T, h, w) normalised
+            cells = object_cells(batch, x0.shape)  # (B, 1, T, h, w)
+            losses.setdefault(("cells", 0.0), []).append(float(cells.float().mean()))
             text, mask = pipe.text_encoder.encode(list(batch["caption"]))
             B, _, T = x0.shape[:3]
             order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(T - 1, generator=draw)])
@@ -57,12 +91,18 @@ def measure(pipe, batches: int, noise_levels, batch_size: int = 8, shape=(33, 12
                 t = torch.full((B, T), float(t_value))
                 for name, x in (("ordered", x0), ("shuffled", x0[:, :, order])):
                     v = pipe.dit(flow.noise(x, eps, t), t, text, mask).float()  # same noise, same t
-                    losses.setdefault((name, t_value), []).append(float((v - (eps - x)).pow(2).mean()))
-    result: dict = {"clips": batch_size * batches}
+                    error = (v - (eps - x)).pow(2).mean(dim=1, keepdim=True)  # (B, 1, T, h, w)
+                    losses.setdefault((name, t_value), []).append(float(error.mean()))
+                    if name == "ordered":
+                        for part, where in (("object", cells), ("background", ~cells)):
+                            losses.setdefault((part, t_value), []).append(float(error[where].mean()))
+    result: dict = {"clips": batch_size * batches, "object_cells": round(float(np.mean(losses["cells", 0.0])), 4)}
     for t_value in noise_levels:
         ordered, shuffled = (float(np.mean(losses[name, t_value])) for name in ("ordered", "shuffled"))
         result[f"loss@{t_value:g}"] = round(ordered, 5)
         result[f"temporal_gain@{t_value:g}"] = round(shuffled - ordered, 5)
+        for part in ("object", "background"):
+            result[f"{part}_loss@{t_value:g}"] = round(float(np.mean(losses[part, t_value])), 5)
     return result
 
 
@@ -84,9 +124,10 @@ def main() -> int:
     rho = pipe.defaults.get("noise_correlation", 0.0)  # the prior the model was trained with
     result = {"model": args.model or "embedded", "noise_correlation": rho,
               **measure(pipe, args.batches, args.t, noise_correlation=rho)}
-    print(f"{'t':>6}{'ordered':>10}{'gain':>9}")
+    print(f"{'t':>6}{'ordered':>10}{'gain':>9}{'object':>10}{'background':>12}   (object cells: {result['object_cells']:.1%})")
     for t_value in args.t:
-        print(f"{t_value:6g}{result[f'loss@{t_value:g}']:10.4f}{result[f'temporal_gain@{t_value:g}']:9.4f}")
+        print(f"{t_value:6g}{result[f'loss@{t_value:g}']:10.4f}{result[f'temporal_gain@{t_value:g}']:9.4f}"
+              f"{result[f'object_loss@{t_value:g}']:10.4f}{result[f'background_loss@{t_value:g}']:12.4f}")
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
     return 0

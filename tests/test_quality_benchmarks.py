@@ -142,6 +142,26 @@ def test_capability_reference_is_the_pinned_vae_round_trip(pipe):
     assert report["tasks"]["connect"]["start_psnr_vae_median"] == cq.PSNR_CAP
 
 
+def test_object_cells_mark_where_objects_are():
+    from spacetime.world.dataset import WorldClips
+
+    hl = _load("heldout_loss")
+    batch = WorldClips(shapes=[(9, 64, 64)], fps=8.0, batch_size=3, seed=2).batch(0)
+    cells = hl.object_cells(batch, (3, 16, 3, 8, 8))
+    assert cells.shape == (3, 1, 3, 8, 8) and cells.dtype == torch.bool
+    assert 0 < cells.float().mean() < 0.6  # objects are a minority of the cells
+    # a clip whose pixels are its empty background shows no object anywhere
+    from dataclasses import replace
+
+    from spacetime.world.render import render
+    from spacetime.world.scene import Scene
+
+    scene = Scene.from_json(batch["scene"][0])
+    empty = render(replace(scene, objects=[], collide=False), 64, 64, 8.0, 9)
+    batch["video"][0] = torch.from_numpy(empty).permute(3, 0, 1, 2).float() / 127.5 - 1
+    assert not hl.object_cells(batch, (3, 16, 3, 8, 8))[0].any()
+
+
 def test_heldout_loss_reports_every_level_and_sees_frame_order(pipe):
     from types import SimpleNamespace
 
@@ -150,6 +170,12 @@ def test_heldout_loss_reports_every_level_and_sees_frame_order(pipe):
     report = hl.measure(pipe, **kw)
     assert report["clips"] == 2
     assert all(report[f"loss@{t:g}"] > 0 and np.isfinite(report[f"temporal_gain@{t:g}"]) for t in (0.5, 1.0))
+    assert 0 < report["object_cells"] < 1
+    # the plain loss is the cell-weighted mean of its object and background parts
+    share = report["object_cells"]
+    for t in (0.5, 1.0):
+        mixed = share * report[f"object_loss@{t:g}"] + (1 - share) * report[f"background_loss@{t:g}"]
+        assert mixed == pytest.approx(report[f"loss@{t:g}"], rel=0.05)
 
     def framewise(x, t, text, mask):  # each voxel on its own: at t = 1 the loss is mean(x0^2), order-free
         return x
