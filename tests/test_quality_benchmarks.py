@@ -142,6 +142,15 @@ def test_capability_reference_is_the_pinned_vae_round_trip(pipe):
     assert report["tasks"]["connect"]["start_psnr_vae_median"] == cq.PSNR_CAP
 
 
+def test_word_sensitivity_reports_every_kind_of_word(pipe):
+    ws = _load("word_sensitivity")
+    report = ws.measure(pipe, 2, (0.5,), 32, 32)
+    for kind in ws.KINDS:
+        assert report[f"{kind}_text"] > 0  # every swap changes the prompt's text states
+        assert report[f"{kind}@0.5_image"] >= 0
+    json.dumps(report, allow_nan=False)
+
+
 def test_object_cells_mark_where_objects_are():
     from spacetime.world.dataset import WorldClips
 
