@@ -167,6 +167,19 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     return generator if generator is None or generator.device.type == "cpu" else None
 
 
+def object_weights(x0: torch.Tensor, strength: float) -> torch.Tensor:
+    """Loss weights (B, T, H, W) for latents x0 (B, C, T, H, W), mean 1 over each frame's cells.
+
+    A cell's distance from its frame's per-channel spatial median (the background, where one
+    fills most of the frame) marks the cells that show something else; weight = 1 + strength x
+    distance / mean distance, then normalised to mean 1 so the loss keeps its scale.
+    """
+    median = x0.flatten(3).median(dim=-1).values[..., None, None]  # (B, C, T, 1, 1)
+    distance = (x0 - median).pow(2).mean(dim=1)  # (B, T, H, W)
+    w = 1 + strength * distance / distance.mean(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    return w / w.mean(dim=(2, 3), keepdim=True)
+
+
 def training_loss(
     model,
     x0: torch.Tensor,
@@ -182,6 +195,7 @@ def training_loss(
     null_text: torch.Tensor | None = None,
     null_mask: torch.Tensor | None = None,
     noise_correlation: float = 0.0,
+    object_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict]:
     """Rectified-flow loss: mean squared error of the velocity on unknown frames.
 
@@ -195,6 +209,9 @@ def training_loss(
     mask is cleared instead.
     noise_correlation: the correlation of the noise between latent frames
     (`frame_correlated_noise`); sampling must use the same value.
+    object_weight: weight each latent cell by 1 + object_weight x its squared distance from its
+    frame's per-channel spatial median, relative to the frame's mean distance (`object_weights`):
+    small objects on a plain background count for more than their share of the cells.
     Returns (loss, stats) with stats of python floats: loss, t_mean, known_frac.
     """
     B, C, T = x0.shape[:3]
@@ -228,7 +245,11 @@ def training_loss(
     eps = frame_correlated_noise(x0.shape, noise_correlation, generator, eps_device).to(device=device, dtype=x0.dtype)
     x_t = noise(x0, eps, t)  # known frames: exactly x0
     v = model(x_t, t, text, text_mask)  # (B, C, T, H, W)
-    per_frame = (v.float() - (eps - x0).float()).pow(2).mean(dim=(1, 3, 4))  # (B, T)
+    error = (v.float() - (eps - x0).float()).pow(2).mean(dim=1)  # (B, T, H, W)
+    if object_weight > 0:
+        w = object_weights(x0.float(), object_weight)  # (B, T, H, W), mean 1 per frame
+        error = error * w
+    per_frame = error.mean(dim=(2, 3))  # (B, T)
     loss = (per_frame * unknown).sum() / unknown.sum()
     stats = {
         "loss": float(loss.detach()),

@@ -110,6 +110,31 @@ def test_loss_covers_only_unknown_frames():
         flow.training_loss(model, x0, text, tmask, known_mask=torch.ones(3, 5, dtype=torch.bool))
 
 
+def test_object_weights_count_the_cells_unlike_their_background_more():
+    x0 = torch.zeros(2, 4, 3, 8, 8)
+    x0[:, :, :, 2, 5] = 3.0  # one "object" cell per frame on a plain background
+    w = flow.object_weights(x0, strength=1.0)  # (B, T, H, W)
+    assert w.shape == (2, 3, 8, 8) and torch.allclose(w.mean(dim=(2, 3)), torch.ones(2, 3))
+    assert (w[:, :, 2, 5] > 10 * w[:, :, 0, 0]).all()
+
+    # An oracle that errs only on the object cell: the weighted loss counts that error for more;
+    # on a frame with no object every weight is 1 and the loss is the plain one.
+    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
+    bump = torch.zeros_like(x0)
+    bump[:, :, :, 2, 5] = 1.0
+    wrong = lambda *a: Oracle(x0)(*a) + bump  # noqa: E731
+    none = torch.zeros(2, 3, dtype=torch.bool)
+    plain, _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, generator=torch.Generator().manual_seed(0))
+    weighted, _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, generator=torch.Generator().manual_seed(0),
+                                     object_weight=1.0)
+    assert plain == pytest.approx(1 / 64, rel=1e-3) and weighted > 10 * plain
+    flat = torch.zeros_like(x0)
+    args = dict(known_mask=none, object_weight=1.0)
+    a, _ = flow.training_loss(lambda *a: Oracle(flat)(*a) + bump, flat, text, tmask,
+                              generator=torch.Generator().manual_seed(0), **args)
+    assert a == pytest.approx(1 / 64, rel=1e-3)
+
+
 def test_text_dropout_uses_the_null_embedding_and_image_share_uses_one_frame():
     x0 = torch.randn(4, 2, 3, 4, 4)
     model = Oracle(x0)
