@@ -200,7 +200,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
             scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
                                  seconds=seconds, aspect=aspect)
         prompt = write_prompt(scene, rng, style)
-        video = pipe.generate(prompt, seed=i, steps=steps, progress=False, **({"frames": 1} if image else {}))
+        video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False)
         name = f"image_{i:04d}.png" if image else f"clip_{i:04d}.mp4"
         path = write_video(out / name, video.frames[0] if image else video.frames, video.fps, overwrite=True)
         items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),

@@ -41,22 +41,14 @@ HELDOUT_SEED = 424242  # the training configs use small seeds (0 to 12)
 def object_cells(batch: dict, latent_shape: tuple) -> torch.Tensor:
     """(B, 1, T', h, w) bool: latent cells whose pixels show an object (the clip against its own
     scene rendered with no objects: background, pillar and camera pan kept)."""
-    import dataclasses
-
     import torch.nn.functional as F
 
-    from spacetime.world.render import render
+    from spacetime.world.render import object_pixels
     from spacetime.world.scene import Scene
 
-    video = batch["video"]  # (B, 3, T, H, W) in [-1, 1]
-    _, _, T, H, W = video.shape
-    masks = []
-    for b, text in enumerate(batch["scene"]):
-        scene = Scene.from_json(text)
-        empty = torch.from_numpy(render(dataclasses.replace(scene, objects=[], collide=False), W, H, 8.0, T)).float()  # (T, H, W, 3)
-        pixels = (video[b].permute(1, 2, 3, 0) + 1) * 127.5
-        masks.append(((pixels - empty).abs().amax(dim=-1) > 24).float())  # (T, H, W)
-    mask = torch.stack(masks)[:, None]  # (B, 1, T, H, W)
+    pixels = ((batch["video"].permute(0, 2, 3, 4, 1) + 1) * 127.5).numpy()  # (B, T, H, W, 3) from [-1, 1]
+    masks = [torch.from_numpy(object_pixels(Scene.from_json(text), pixels[b], 8.0)) for b, text in enumerate(batch["scene"])]
+    mask = torch.stack(masks).float()[:, None]  # (B, 1, T, H, W)
     # a latent frame covers pixel frame 0 alone, then 4 frames each (the causal VAE); a cell 8x8 pixels
     first, rest = mask[:, :, :1], mask[:, :, 1:]
     pad = (-rest.shape[2]) % 4

@@ -35,29 +35,27 @@ def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
     """{"<kind>_text", "<kind>@<t>_image", "<kind>@<t>_object"} for each kind of word (see the module doc)."""
     from spacetime import flow
     from spacetime.world import vocab
-    from spacetime.world.render import render
+    from spacetime.world.render import object_pixels, render
     from spacetime.world.scene import Scene, SceneObject
 
-    colors, shapes, sizes = list(vocab.COLORS), list(vocab.SHAPES), list(vocab.SIZES)
-    backgrounds = [b for b in ("black", "white", "gray") if b in vocab.BACKGROUNDS]
+    choices = {"color": list(vocab.COLORS), "shape": list(vocab.SHAPES), "size": list(vocab.SIZES),
+               "background": [b for b in ("black", "white", "gray") if b in vocab.BACKGROUNDS]}  # in KINDS order
     changes: dict[tuple[str, float, str], list[float]] = {}
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for i in range(scenes):
             rng = np.random.default_rng(SCENE_SEED + i)
-            words = {"color": str(rng.choice(colors)), "shape": str(rng.choice(shapes)),
-                     "size": str(rng.choice(sizes)), "background": str(rng.choice(backgrounds))}
+            words = {kind: str(rng.choice(options)) for kind, options in choices.items()}
             scene = Scene(background=words["background"], objects=[SceneObject(
                 color=words["color"], shape=words["shape"], size=words["size"], motion="still",
                 start=(float(rng.uniform(-0.2, 0.2)), float(rng.uniform(-0.2, 0.2))))])
-            empty = Scene(background=words["background"])
             pixels = render(scene, width, height, 8.0, 1)
-            shown = np.abs(pixels.astype(np.int16) - render(empty, width, height, 8.0, 1)).max(-1) > 24  # (1, H, W)
+            shown = object_pixels(scene, pixels, 8.0)  # (1, H, W)
             video = torch.from_numpy(pixels).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
             x0 = pipe.vae.encode_latents(video).float()  # (1, C, 1, h, w)
             cells = torch.nn.functional.max_pool2d(torch.from_numpy(shown).float()[None], 8, ceil_mode=True) > 0
             cells = cells[:, None, :, : x0.shape[3], : x0.shape[4]]  # (1, 1, 1, h, w)
             prompts = {"own": prompt_of(**words)}
-            for kind, options in (("color", colors), ("shape", shapes), ("size", sizes), ("background", backgrounds)):
+            for kind, options in choices.items():
                 other = [o for o in options if o != words[kind]]
                 prompts[kind] = prompt_of(**{**words, kind: str(rng.choice(other))})
             text, mask = pipe.text_encoder.encode(list(prompts.values()))

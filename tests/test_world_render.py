@@ -189,3 +189,14 @@ def test_trail_stays_on_the_world_while_the_camera_pans(camera):
         col, row = int(W / 2 + x * H), int(H / 2 + y * H)
         if 0 <= col < W and 0 <= row < H:
             assert np.abs(video[-1, row, col].astype(int) - vocab.COLORS["purple"]).max() <= 3
+
+
+def test_object_pixels_are_where_the_scene_differs_from_its_empty_background():
+    from spacetime.world.render import object_pixels
+
+    scene = Scene(background="checkered", objects=[SceneObject(color="red", shape="square", size="large")])
+    shown = object_pixels(scene, render(scene, 64, 64, 8.0, 2), 8.0)
+    assert shown.shape == (2, 64, 64) and 0.02 < shown.mean() < 0.2
+    assert shown[:, 32, 32].all() and not shown[:, 0, 0].any()  # the object starts at the centre
+    empty = Scene(background="checkered")
+    assert not object_pixels(scene, render(empty, 64, 64, 8.0, 2), 8.0).any()

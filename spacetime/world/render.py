@@ -13,6 +13,7 @@ There is no randomness here: the same scene, size, rate and length give the same
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -170,6 +171,15 @@ def render(
     for k, frame in enumerate(_frames(scene, width, height, fps, num_frames, start_time)):
         out[k] = frame
     return out
+
+
+def object_pixels(scene: Scene, frames: np.ndarray, fps: float, threshold: float = 24.0) -> np.ndarray:
+    """(T, H, W) bool: where `frames` (T, H, W, 3), values 0 to 255, differ by more than `threshold` in
+    some channel from `scene` rendered at `fps` with no objects (background, pillar and camera pan
+    kept): the pixels that show an object, when `frames` are the scene's own render."""
+    T, H, W = frames.shape[:3]
+    empty = render(dataclasses.replace(scene, objects=[], collide=False), W, H, fps, T)
+    return np.abs(frames.astype(np.float32) - empty).max(axis=-1) > threshold
 
 
 def iter_render(scene: Scene, width: int, height: int, fps: float, num_frames: int, *, start_time: float = 0.0):
