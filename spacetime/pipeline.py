@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from spacetime.conditioning import (
+    TEMPORAL_FACTOR,
     Condition,
     Plan,
     latent_frames,
@@ -562,11 +563,19 @@ class Pipeline:
         canvas = z[:, :, : latent_frames(plan.num_frames)]
         first = plan.output_start + drop_head
         stop = plan.output_start + plan.output_frames - drop_tail
+        pos = 0  # canvas frame of the next decoded frame
+        if plan.loop_tie:
+            # A loop replays latent frames 1.. for ever, and the causal decoder draws each frame from
+            # the latents before it. Decoded once, the first written frames would follow latent 0 (the
+            # causal start) where every replay has the loop's own end before them: a visible cut.
+            # So one lap is decoded ahead and the second written: its first frames follow the end.
+            lap = canvas[:, :, 1:]
+            canvas = torch.cat([canvas, lap], dim=2)
+            pos = -TEMPORAL_FACTOR * lap.shape[2]
         pins = [p for p in plan.pins if p.strength >= 1.0] if paste_known else []
         chunks = self.vae.iter_decode_latents(canvas, chunk_latent_frames=DECODE_CHUNK, height=gh, width=gw)
         bar = _Progress(progress, "decode", total=canvas.shape[2], desc="decoding", unit="latent")
-        pos = 0
-        for chunk in chunks:
+        for n, chunk in enumerate(chunks):
             frames = tensor_to_frames(chunk[0].float().cpu())[:, top : top + height, left : left + width]
             lo, hi = pos, pos + len(frames)
             for pin in pins:  # the given frames themselves, not their reconstruction
@@ -577,7 +586,7 @@ class Pipeline:
             if len(keep):
                 yield keep
             pos = hi
-            bar.update(chunk.shape[2] // 4 + (1 if lo == 0 else 0))
+            bar.update(chunk.shape[2] // 4 + (1 if n == 0 else 0))  # the first chunk holds latent 0's frame
         bar.close()
 
 

@@ -279,6 +279,28 @@ def test_loop_closes(pipe):
     assert wrap <= 1.5 * torch.stack(steps[:-1]).median()
 
 
+def test_loop_is_decoded_as_it_replays(tiny_folder):
+    """The causal decoder draws a frame from the latents before it: the written loop is the lap
+    that follows a lap of itself, so replaying it never shows the frames of the causal start."""
+    from spacetime.video import tensor_to_frames
+
+    pipe = Pipeline.from_pretrained(tiny_folder)
+    torch.manual_seed(0)
+    with torch.no_grad():  # the tiny VAE's temporal mixing starts at zero, as in training: give it some
+        for name, p in pipe.vae.decoder.named_parameters():
+            if "temporal" in name:
+                p.normal_(0.0, 0.3)
+    out = pipe.generate("circles", frames=16, seed=0, loop=True, progress=False)
+    z = out.latents[:, :, :5]  # canvas latents: 0 (the causal start), then the loop's 1..4
+    with torch.no_grad():
+        laps = pipe.vae.decode_latents(torch.cat([z] + [z[:, :, 1:]] * 3, dim=2))  # 1 + 4 laps of 16 frames
+    h, w = out.frames.shape[1:3]
+    frames = tensor_to_frames(laps[0].float())[:, :h, :w].astype(np.int16)
+    first_lap, third_lap = frames[1:17], frames[33:49]
+    assert np.abs(out.frames - third_lap).max() <= 1  # what every replay shows
+    assert np.abs(first_lap - third_lap).max() > 8  # the decoder's context matters, so the test can fail
+
+
 def test_loop_of_a_video_ends_where_it_starts(pipe):
     video = pattern(9)
     out = pipe.loop_video(video, seconds=1.0, context_seconds=0.5, fps=8, seed=0, progress=False)
