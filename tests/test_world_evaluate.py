@@ -200,6 +200,19 @@ def test_seam_continuity_passes_a_continuation_and_fails_a_jump():
         seam_continuity(frames, 1, 12)
 
 
+def test_seam_continuity_judges_an_object_that_changes_size_at_the_seam():
+    # A generated continuation often draws the object larger or smaller than the given frames:
+    # its centroid is still judged (the area trend of the clip would call one side "hidden").
+    small, large = (render(_single(shape="circle", size=size, start=(-0.35, 0.0)), 64, 64, 12, 24)
+                    for size in ("small", "large"))
+    grown = np.concatenate([small[:12], large[12:]])
+    result = seam_continuity(grown, 12, 12)
+    assert "red" in result["objects"] and result["objects"]["red"]["passed"], result
+    jumped = np.concatenate([small[:12], large[17:]])
+    result = seam_continuity(jumped, 12, 12)
+    assert not result["objects"]["red"]["passed"], result
+
+
 def test_given_frames_and_connection_endpoints():
     frames = render(_single(), 64, 64, 12, 16)
     assert given_frame_fidelity(frames, frames[5], [5])["passed"]

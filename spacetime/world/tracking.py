@@ -225,7 +225,8 @@ class ColorTrack:
     y: np.ndarray
     c30: np.ndarray  # complex, normalised moments (see module docstring)
     c40: np.ndarray
-    clipped: np.ndarray  # the blob touches the canvas border or the pillar
+    clipped: np.ndarray  # hidden in part: at the border or pillar, or its area short of the clip's trend
+    cut: np.ndarray  # the canvas border or the pillar hides part of the blob (its centroid is pulled inward)
     extra_blobs: np.ndarray  # int: other blobs of this colour above the minimum area
     total_area: np.ndarray  # s^2 of this colour anywhere (blob + trail + stray)
     x_lo: np.ndarray  # horizontal extent of all blobs of this colour (NaN where none)
@@ -315,7 +316,8 @@ def track_colors(
         # log-linear fit of the area over time (constant, grow or shrink) expects
         expected_area = _robust_area_trend(area_px, present, touches_border | near_pillar)
         shortfall = area_px < 0.93 * expected_area
-        clipped = shortfall | ((touches_border | near_pillar) & (area_px < 0.98 * expected_area))
+        cut = (touches_border | near_pillar) & (area_px < 0.98 * expected_area)
+        clipped = shortfall | cut
         tracks[name] = ColorTrack(
             color=name,
             present=present,
@@ -325,6 +327,7 @@ def track_colors(
             c30=c30,
             c40=c40,
             clipped=clipped | ~present,
+            cut=cut | ~present,
             extra_blobs=extra_blobs,
             total_area=total_area,
             x_lo=(x_lo - w / 2) / s,  # left edge of the leftmost pixel
