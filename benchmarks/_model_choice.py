@@ -1,5 +1,6 @@
 """Which model a generation benchmark times: --model, else the embedded model, else a stand-in;
-and the model and world-scene arguments the quality benchmarks share.
+and the model and world-scene arguments the quality benchmarks share; the command line of the
+still-scene probes (word_sensitivity.py, text_paths.py).
 
 A stand-in has random weights at the embedded model's sizes (VAE "embedded" preset, the
 DiT's default size, the bundled MiniLM text encoder, 128x128 at 8 fps, 8 steps): speed and
@@ -34,3 +35,22 @@ def add_world_quality_arguments(parser, out_help: str) -> None:
     parser.add_argument("--scenarios", nargs="+", default=["single"], help="world scenarios to draw from")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
     parser.add_argument("--out", help=out_help)
+
+
+def still_scene_probe_setup(doc: str, scenes: int, noise_levels: list[float]):
+    """(args, pipeline) for a probe of still world scenes: --model, --scenes, --t, --threads."""
+    import argparse
+
+    import torch
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model folder (default: the embedded model)")
+    parser.add_argument("--scenes", type=int, default=scenes)
+    parser.add_argument("--t", type=float, nargs="+", default=noise_levels)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from spacetime.pipeline import Pipeline
+
+    return args, Pipeline.from_pretrained(args.model)

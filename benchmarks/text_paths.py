@@ -15,7 +15,6 @@ level. t = 0 is the VAE round trip: the ceiling. Last line: one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from contextlib import contextmanager
@@ -89,17 +88,9 @@ def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model folder (default: the embedded model)")
-    parser.add_argument("--scenes", type=int, default=60)
-    parser.add_argument("--t", type=float, nargs="+", default=[0.5, 0.7, 0.85])
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    from _model_choice import still_scene_probe_setup  # beside this script
 
-    from spacetime.pipeline import Pipeline
-
-    pipe = Pipeline.from_pretrained(args.model)
+    args, pipe = still_scene_probe_setup(__doc__, scenes=60, noise_levels=[0.5, 0.7, 0.85])
     d = pipe.defaults
     result = {"model": args.model or "embedded", "scenes": args.scenes,
               **measure(pipe, args.scenes, args.t, int(d["width"]), int(d["height"]))}
