@@ -1,6 +1,7 @@
 """Can a DiT learn shape words at all? Fine-tune it where nothing but the shape word explains the image.
 
     python benchmarks/shape_learnability.py [--model FOLDER] [--minutes 10] [--threads 1] [--samples 60]
+                                            [--vary all] [--contrast]
 
 Still 128x128 world scenes of one large red object on black at a random position, captioned
 "a large red {circle|square|triangle} on a black background": the shape is the only word that
@@ -13,6 +14,11 @@ the baseline. Nothing is saved. Last line: one JSON object.
 With the full vocabulary (eight colours, three sizes, four backgrounds, motion) the embedded
 DiTs draw shapes at chance; if this probe moves them well above chance in minutes, the network
 and the text path can carry shape words, and what is missing is training signal, not capacity.
+
+`--vary all`: colour, size and background vary too (black, gray or white), as in the world's
+still images; the prompt names them all. `--contrast`: each batch is 5 groups of one scene drawn
+in each of the three shapes (all else equal), instead of 16 independent scenes: the same data
+distribution, with what the shape word changes inside every batch.
 """
 
 from __future__ import annotations
@@ -29,27 +35,32 @@ import torch
 SHAPES = ("circle", "square", "triangle")
 
 
-def scene_of(shape: str, rng: np.random.Generator):
+def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
+    from spacetime.world import vocab
     from spacetime.world.scene import Scene, SceneObject
 
+    color, size, background = "red", "large", "black"
+    if vary_all:
+        color, size = str(rng.choice(list(vocab.COLORS))), str(rng.choice(list(vocab.SIZES)))
+        background = str(rng.choice(["black", "gray", "white"]))
     start = (float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.25, 0.25)))
-    return Scene(background="black", objects=[SceneObject(color="red", shape=shape, size="large", start=start)])
+    return Scene(background=background, objects=[SceneObject(color=color, shape=shape, size=size, start=start)])
 
 
-def prompt_of(shape: str) -> str:
-    return f"a large red {shape} on a black background"
+def prompt_of(scene) -> str:
+    obj = scene.objects[0]
+    return f"a {obj.size} {obj.color} {obj.shape} on a {scene.background} background"
 
 
-def read_shapes(pipe, samples: int) -> dict:
+def read_shapes(pipe, samples: int, vary_all: bool = False) -> dict:
     """Generate `samples` images (shapes in turn) and read them: rates and shape hits per asked shape."""
     from spacetime.world.evaluate import evaluate_many
 
     items = []
     for i in range(samples):
-        shape = SHAPES[i % len(SHAPES)]
-        video = pipe.generate(prompt_of(shape), seed=i, frames=1, progress=False)
-        items.append({"frames": video.frames, "fps": video.fps, "positions_known": False,
-                      "expected": scene_of(shape, np.random.default_rng(i)).to_dict()})
+        scene = scene_of(SHAPES[i % len(SHAPES)], np.random.default_rng(i), vary_all)
+        video = pipe.generate(prompt_of(scene), seed=i, frames=1, progress=False)
+        items.append({"frames": video.frames, "fps": video.fps, "positions_known": False, "expected": scene.to_dict()})
     report = evaluate_many(items)
     rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("color", "shape", "size", "presence")}
     hits = {s: 0 for s in SHAPES}
@@ -58,8 +69,8 @@ def read_shapes(pipe, samples: int) -> dict:
     return {"rates": rates, "shape_hits": hits, "per_shape": samples // len(SHAPES)}
 
 
-def train(pipe, minutes: float, batch: int = 16, seed: int = 0) -> tuple[torch.nn.Module, int]:
-    """Fine-tune pipe.dit on the shape-only task for `minutes`; returns (EMA model, steps)."""
+def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0):
+    """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
     from spacetime import flow
     from spacetime.world.render import render
 
@@ -71,17 +82,20 @@ def train(pipe, minutes: float, batch: int = 16, seed: int = 0) -> tuple[torch.n
     opt = torch.optim.AdamW(dit.parameters(), lr=1e-4, weight_decay=0.0)
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     null_text, null_mask = pipe.text_encoder.encode([""])
-    encoded = {s: pipe.text_encoder.encode([prompt_of(s)]) for s in SHAPES}
+    batch = 15 if contrast else 16  # 5 groups of the 3 shapes, or 16 independent scenes
     known = torch.zeros(batch, 1, dtype=torch.bool)
     started, steps = time.perf_counter(), 0
     while time.perf_counter() - started < minutes * 60:
-        shapes = [SHAPES[i] for i in rng.integers(0, len(SHAPES), batch)]
-        pixels = np.stack([render(scene_of(s, rng), 128, 128, 8.0, 1)[0] for s in shapes])  # (B, H, W, 3)
+        if contrast:  # one scene in each shape: the draws after the shape are the same for all three
+            seeds = rng.integers(0, 2**31, batch // len(SHAPES))
+            scenes = [scene_of(shape, np.random.default_rng(int(g)), vary_all) for g in seeds for shape in SHAPES]
+        else:
+            scenes = [scene_of(SHAPES[k], rng, vary_all) for k in rng.integers(0, len(SHAPES), batch)]
+        pixels = np.stack([render(scene, 128, 128, 8.0, 1)[0] for scene in scenes])  # (B, H, W, 3)
         video = torch.from_numpy(pixels).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1  # (B, 3, 1, H, W)
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, 1, h, w)
-        text = torch.cat([encoded[s][0] for s in shapes])
-        mask = torch.cat([encoded[s][1] for s in shapes])
+        text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss, _ = flow.training_loss(dit, x0, text, mask, known_mask=known, generator=generator, shift=1.0,
                                          text_drop=0.1, null_text=null_text, null_mask=null_mask)
@@ -104,18 +118,22 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--vary", choices=("shape", "all"), default="shape", help="what varies besides the shape")
+    parser.add_argument("--contrast", action="store_true", help="batches of one scene in each shape")
     args = parser.parse_args()
+    vary_all = args.vary == "all"
     torch.set_num_threads(args.threads)
 
     from spacetime.pipeline import Pipeline
 
     pipe = Pipeline.from_pretrained(args.model)
-    before = read_shapes(pipe, args.samples)
+    before = read_shapes(pipe, args.samples, vary_all)
     print(f"before: {before}")
-    pipe.dit, steps = train(pipe, args.minutes)
-    after = read_shapes(pipe, args.samples)
+    pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast)
+    after = read_shapes(pipe, args.samples, vary_all)
     print(f"after {steps} steps ({args.minutes:g} min): {after}")
     print(json.dumps({"model": args.model or "embedded", "minutes": args.minutes, "steps": steps,
+                      "vary": args.vary, "contrast": args.contrast,
                       "before": before, "after": after}))
     return 0
 
