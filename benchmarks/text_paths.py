@@ -31,8 +31,9 @@ WORDS = ("color", "shape", "size", "presence")
 @contextmanager
 def pooled_from(dit, text: torch.Tensor, mask: torch.Tensor):
     """Feed the DiT's pooled-text MLP the mean of `text` over `mask`, whatever prompt the call gets."""
-    weights = mask.to(text.dtype)[..., None]
-    pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # as DiT.forward pools
+    from spacetime.dit import pooled_text
+
+    pooled = pooled_text(text, mask)
     handle = dit.pooled_text_embed.register_forward_pre_hook(lambda module, args: (pooled.to(args[0].dtype),))
     try:
         yield

@@ -33,6 +33,7 @@ KINDS = ("color", "shape", "size", "background")
 def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
     """{"<kind>_text", "<kind>@<t>_image", "<kind>@<t>_object"} for each kind of word (see the module doc)."""
     from spacetime import flow
+    from spacetime.dit import pooled_text
     from spacetime.world import vocab
     from spacetime.world.render import object_pixels, render
     from spacetime.world.scene import Scene, SceneObject
@@ -58,8 +59,7 @@ def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
                 other = [o for o in options if o != words[kind]]
                 prompts[kind] = prompt_of(**{**words, kind: str(rng.choice(other))})
             text, mask = pipe.text_encoder.encode(list(prompts.values()))
-            weights = mask.float()[..., None]
-            pooled = (text * weights).sum(1) / weights.sum(1)  # (P, D): what the DiT's adaLN sees of the text
+            pooled = pooled_text(text, mask)  # (P, D): what the DiT's adaLN sees of the text
             for k, kind in enumerate(list(prompts)[1:], start=1):
                 changes.setdefault((kind, 0.0, "text"), []).append(
                     float((pooled[k] - pooled[0]).norm() / pooled[0].norm()))

@@ -113,6 +113,13 @@ def timestep_features(t: torch.Tensor, dim: int, max_period: float = 10000.0) ->
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
 
+def pooled_text(text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states (B, L, D) over the real tokens of text_mask (B, L): (B, D); an
+    empty prompt (no real token) gives zeros. What the DiT's adaLN sees of the prompt."""
+    weights = text_mask.to(text.dtype)[..., None]  # (B, L, 1)
+    return (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 def rope_tables(grid: tuple[int, int, int], split: tuple[int, int, int], theta: float, device) -> tuple:
     """cos/sin of the 3D rotary embedding for a (T, h, w) token grid, each (N, head_dim // 2), fp32.
 
@@ -343,8 +350,7 @@ class DiT(nn.Module):
         temb = self.time_embed(timestep_features(t_tok, cfg.freq_dim).to(dtype))  # (B, Tp, D)
         text_mask = text_mask.to(device=x.device, dtype=torch.bool)
         if self.pooled_text_embed is not None:
-            weights = text_mask.to(text.dtype)[..., None]  # (B, L, 1)
-            pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, text_dim); empty prompt -> 0
+            pooled = pooled_text(text, text_mask)  # (B, text_dim)
             temb = temb + self.pooled_text_embed(pooled.to(dtype))[:, None]  # (B, Tp, D)
         temb = F.silu(temb)
         mod = self.block_modulation(temb).float().view(B, Tp, 6, cfg.dim)  # (B, Tp, 6, D)
