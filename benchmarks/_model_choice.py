@@ -1,6 +1,7 @@
 """Which model a generation benchmark times: --model, else the embedded model, else a stand-in;
 and the model and world-scene arguments the quality benchmarks share; the command line of the
-still-scene probes (word_sensitivity.py, text_paths.py).
+still-scene probes (word_sensitivity.py, text_paths.py); the fine-tuning loop of the
+learnability probes (shape_learnability.py, motion_learnability.py).
 
 A stand-in has random weights at the embedded model's sizes (VAE "embedded" preset, the
 DiT's default size, the bundled MiniLM text encoder, 128x128 at 8 fps, 8 steps): speed and
@@ -54,3 +55,36 @@ def still_scene_probe_setup(doc: str, scenes: int, noise_levels: list[float]):
     from spacetime.pipeline import Pipeline
 
     return args, Pipeline.from_pretrained(args.model)
+
+
+def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50):
+    """Train `dit` in place for `minutes` of wall time; returns (EMA copy, steps).
+
+    batch_loss() draws a fresh batch and returns its loss (with autograd). AdamW lr 1e-4, no
+    weight decay, gradients clipped to norm 1, EMA 0.995 (the learnability probes' recipe).
+    """
+    import copy
+    import sys
+    import time
+
+    import torch
+
+    dit.train()
+    for p in dit.parameters():
+        p.requires_grad_(True)
+    ema = copy.deepcopy(dit).eval()
+    opt = torch.optim.AdamW(dit.parameters(), lr=1e-4, weight_decay=0.0)
+    started, steps = time.perf_counter(), 0
+    while time.perf_counter() - started < minutes * 60:
+        loss = batch_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), dit.parameters()):
+                p_ema.lerp_(p, 0.005)
+        steps += 1
+        if steps % log_every == 0:
+            print(f"step {steps}, {time.perf_counter() - started:.0f} s, loss {float(loss.detach()):.4f}", file=sys.stderr)
+    return ema, steps

@@ -24,10 +24,8 @@ distribution, with what the shape word changes inside every batch.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
-import time
 
 import numpy as np
 import torch
@@ -71,21 +69,17 @@ def read_shapes(pipe, samples: int, vary_all: bool = False) -> dict:
 
 def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0):
     """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
+    from _model_choice import finetune_for
+
     from spacetime import flow
     from spacetime.world.render import render
 
-    dit = pipe.dit
-    dit.train()
-    for p in dit.parameters():
-        p.requires_grad_(True)
-    ema = copy.deepcopy(dit).eval()
-    opt = torch.optim.AdamW(dit.parameters(), lr=1e-4, weight_decay=0.0)
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     null_text, null_mask = pipe.text_encoder.encode([""])
     batch = 15 if contrast else 16  # 5 groups of the 3 shapes, or 16 independent scenes
     known = torch.zeros(batch, 1, dtype=torch.bool)
-    started, steps = time.perf_counter(), 0
-    while time.perf_counter() - started < minutes * 60:
+
+    def batch_loss() -> torch.Tensor:
         if contrast:  # one scene in each shape: the draws after the shape are the same for all three
             seeds = rng.integers(0, 2**31, batch // len(SHAPES))
             scenes = [scene_of(shape, np.random.default_rng(int(g)), vary_all) for g in seeds for shape in SHAPES]
@@ -97,19 +91,11 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, 1, h, w)
         text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = flow.training_loss(dit, x0, text, mask, known_mask=known, generator=generator, shift=1.0,
+            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=1.0,
                                          text_drop=0.1, null_text=null_text, null_mask=null_mask)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), dit.parameters()):
-                p_ema.lerp_(p, 0.005)
-        steps += 1
-        if steps % 100 == 0:
-            print(f"step {steps}, {time.perf_counter() - started:.0f} s, loss {float(loss):.4f}", file=sys.stderr)
-    return ema, steps
+        return loss
+
+    return finetune_for(pipe.dit, minutes, batch_loss, log_every=100)
 
 
 def main() -> int:

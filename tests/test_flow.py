@@ -135,6 +135,32 @@ def test_object_weights_count_the_cells_unlike_their_background_more():
     assert a == pytest.approx(1 / 64, rel=1e-3)
 
 
+def test_motion_weight_counts_errors_that_change_between_frames():
+    x0 = torch.zeros(2, 4, 3, 8, 8)
+    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
+    none = torch.zeros(2, 3, dtype=torch.bool)
+    steady, flicker = torch.zeros_like(x0), torch.zeros_like(x0)
+    steady[:, :, :, 2, 5] = 1.0  # the same error in every frame: no change to penalise
+    flicker[:, :, 1, 2, 5] = 3 ** 0.5  # as much error in all, but in the middle frame alone
+    losses = {}
+    for name, bump in (("steady", steady), ("flicker", flicker)):
+        for w in (0.0, 2.0):
+            wrong = lambda *a, bump=bump: Oracle(x0)(*a) + bump  # noqa: E731
+            losses[name, w], _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, motion_weight=w,
+                                                    generator=torch.Generator().manual_seed(0))
+    assert losses["steady", 0.0] == pytest.approx(1 / 64, rel=1e-3)
+    assert losses["flicker", 0.0] == pytest.approx(1 / 64, rel=1e-3)
+    assert losses["steady", 2.0] == pytest.approx(1 / 64, rel=1e-3)
+    # both pairs change by the cell's whole error (3 per channel): 2 x 0.5 x 3 / 64 on top
+    assert losses["flicker", 2.0] == pytest.approx(1 / 64 + 3 / 64, rel=1e-3)
+    # a pair with a given frame is not judged: the given frame's velocity is never used
+    first = torch.tensor([[False, True, False]] * 2)
+    wrong = lambda *a: Oracle(x0)(*a) + flicker  # noqa: E731
+    given, _ = flow.training_loss(wrong, x0, text, tmask, known_mask=first, motion_weight=2.0,
+                                  generator=torch.Generator().manual_seed(0))
+    assert given == pytest.approx(0.0, abs=1e-6)
+
+
 def test_text_dropout_uses_the_null_embedding_and_image_share_uses_one_frame():
     x0 = torch.randn(4, 2, 3, 4, 4)
     model = Oracle(x0)

@@ -6,6 +6,7 @@ Random weights make the rates meaningless; the keys, ranges and the mechanics th
 (the VAE round trip used as the reference is the one the pipeline pins) are exact.
 """
 
+import copy
 import importlib.util
 import json
 import sys
@@ -201,3 +202,30 @@ def test_heldout_loss_reports_every_level_and_sees_frame_order(pipe):
     shared = hl.measure(SimpleNamespace(vae=pipe.vae, text_encoder=pipe.text_encoder, dit=uses_order), **kw,
                         noise_correlation=0.9)
     assert shared["loss@0.5"] < 0.5 * seeing["loss@0.5"]
+
+
+def test_motion_probe_clips_read_as_their_motion_and_the_probe_trains(pipe):
+    """The motion probes' clips are what they say (the evaluator reads each rendered clip's
+    motion), and the shared fine-tuning loop changes the DiT and returns its EMA."""
+    from spacetime.world.evaluate import evaluate_many
+    from spacetime.world.render import render
+
+    ml = _load("motion_learnability")
+    items = []
+    for i, motion in enumerate(ml.all_motions()):
+        scene = ml.scene_of(motion, np.random.default_rng(i))
+        items.append({"frames": render(scene, ml.SIZE, ml.SIZE, ml.FPS, ml.FRAMES), "fps": ml.FPS,
+                      "positions_known": False, "expected": scene.to_dict()})
+    rates = evaluate_many(items)["rates"]
+    assert rates["motion"]["rate"] == 1.0 and rates["moves"]["rate"] == 1.0
+    assert ml.scene_of("left", np.random.default_rng(0), fixed=True).objects[0].start == \
+        ml.scene_of("left", np.random.default_rng(1), fixed=True).objects[0].start
+
+    mc = _load("_model_choice")
+    dit = copy.deepcopy(pipe.dit)  # the module's pipe stays untrained for the other tests
+    before = [p.detach().clone() for p in dit.parameters()]
+    x = torch.randn(2, dit.config.in_channels, 2, 4, 4)
+    text, mask = torch.randn(2, 3, dit.config.text_dim), torch.ones(2, 3, dtype=torch.bool)
+    ema, steps = mc.finetune_for(dit, 0.002, lambda: dit(x, torch.full((2, 2), 0.5), text, mask).pow(2).mean())
+    assert steps >= 1 and ema is not dit
+    assert any(not torch.equal(a, b) for a, b in zip(before, dit.parameters()))

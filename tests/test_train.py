@@ -75,6 +75,8 @@ def test_config_errors_name_the_key():
         load_config(None, ["train.noise_correlation=1.0"])
     with pytest.raises(ConfigError, match="train.object_weight must be >= 0"):
         load_config(None, ["train.object_weight=-1"])
+    with pytest.raises(ConfigError, match="train.motion_weight must be >= 0"):
+        load_config(None, ["train.motion_weight=-1"])
     with pytest.raises(ConfigError, match="train.data_echo must be >= 1"):
         load_config(None, ["train.data_echo=0"])
     with pytest.raises(ConfigError, match="train.time_budget must be >= 0"):

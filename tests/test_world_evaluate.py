@@ -23,7 +23,7 @@ from spacetime.world.render import render
 from spacetime.world.scene import Scene, SceneObject, sample_scene
 from spacetime.world.tracking import classify_shape, fit_gravity, track_colors
 
-ADHERENCE = ("color", "shape", "motion", "size", "speed", "presence")
+ADHERENCE = ("color", "shape", "motion", "moves", "size", "speed", "presence")
 # canvas, fps and seconds cycled over the random scenes
 SETTINGS = [((64, 64), 8, 2.0), ((96, 64), 12, 2.0), ((64, 96), 12, 3.0), ((80, 80), 10, 2.5)]
 
@@ -97,6 +97,7 @@ def _single(color="red", shape="square", motion="right", size="medium", speed="n
 @pytest.mark.parametrize(
     "change, check",
     [({"color": "blue"}, "color"), ({"shape": "triangle"}, "shape"), ({"motion": "up"}, "motion"),
+     ({"motion": "still"}, "moves"), ({"motion": "still"}, "motion"),
      ({"size": "large"}, "size"), ({"speed": "quickly"}, "speed")],
 )
 def test_each_kind_of_mismatch_is_caught(change, check):
@@ -106,6 +107,8 @@ def test_each_kind_of_mismatch_is_caught(change, check):
     wrong = _single(**{**dict(color="red", shape="square", motion="right", size="medium", speed="normal"), **change})
     result = evaluate_video(frames, 12, wrong)
     assert result["objects"][0]["checks"][check] is False, result["objects"][0]
+    if change.get("motion") == "up":  # another direction is the wrong motion, but a motion
+        assert result["objects"][0]["checks"]["moves"] is True
 
 
 def test_colour_coverage_of_anti_aliased_blends():

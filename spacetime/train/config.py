@@ -78,6 +78,7 @@ class TrainOptions:
     shift: float = 0.0  # DiT: timestep shift; 0 = flow.shift_for_tokens of each batch
     noise_correlation: float = 0.0  # DiT: noise correlation between latent frames (flow.frame_correlated_noise)
     object_weight: float = 0.0  # DiT: extra loss weight on cells unlike their frame's background (flow.object_weights)
+    motion_weight: float = 0.0  # DiT: weight of the error of the velocity's frame-to-frame change (flow.training_loss)
     kl_weight: float = 1e-6  # VAE
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
@@ -144,6 +145,8 @@ class TrainConfig:
             raise ConfigError(f"train.noise_correlation must be in [0, 1), got {t.noise_correlation}")
         if t.object_weight < 0:
             raise ConfigError(f"train.object_weight must be >= 0 (0 = every cell alike), got {t.object_weight}")
+        if t.motion_weight < 0:
+            raise ConfigError(f"train.motion_weight must be >= 0 (0 = no frame-to-frame term), got {t.motion_weight}")
         if t.time_budget < 0:
             raise ConfigError(f"train.time_budget must be >= 0 seconds (0 = no limit), got {t.time_budget}")
         if t.lr <= 0:

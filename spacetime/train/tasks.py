@@ -163,6 +163,7 @@ class DiTTask:
             model, x0, text, mask, generator=generator, shift=shift, mask_probs=self.mask_probs,
             image_prob=t.image_prob, text_drop=t.text_drop, null_text=self.null_text, null_mask=self.null_mask,
             noise_correlation=t.noise_correlation, object_weight=t.object_weight,
+            motion_weight=t.motion_weight,
         )
         stats.update(samples=x0.shape[0], tokens=tokens)
         return loss, stats

@@ -4,8 +4,8 @@ A video is read by colour alone (`spacetime.world.tracking`): each palette colou
 track of its main blob (centroid, area, shape moments). Against the expected `Scene` (or
 a prompt, parsed into one) each expected object is checked for
 
-- prompt adherence: colour present, shape, motion class, size class, speed class; the
-  number of objects in the clip;
+- prompt adherence: colour present, shape, motion class (and, coarser, whether it moves at
+  all), size class, speed class; the number of objects in the clip;
 - consistency: present in the frames where it should be, a stable size (except grow /
   shrink), no unexpected colour appearing, a trail that stays painted;
 - physics: the gravity fitted to a bounce (piecewise parabolas sharing one g) against
@@ -59,7 +59,7 @@ CONNECT_PSNR = 25.0  # dB
 GIVEN_FRAME_PSNR = 30.0  # dB
 LOOP_RATIO = 1.5  # last-to-first difference / median frame-to-frame difference
 
-OBJECT_CHECKS = ("color", "shape", "motion", "size", "speed", "presence", "size_stable", "gravity", "trail")
+OBJECT_CHECKS = ("color", "shape", "motion", "moves", "size", "speed", "presence", "size_stable", "gravity", "trail")
 CLIP_CHECKS = ("count", "no_appearance", "collision", "camera", "seam", "loop")
 
 
@@ -306,7 +306,7 @@ def _evaluate_object(scene, index, track, frames, times, should, whole, floor, p
     found = track is not None and track.present.sum() >= max(min(2, len(times)), 0.5 * should.sum())
     checks["color"] = bool(found)
     if not found:
-        for name in ("shape", "motion"):
+        for name in ("shape", "motion", "moves"):
             checks[name] = False
         if positions_known or obj.size != vocab.DEFAULT_SIZE:
             checks["size"] = False
@@ -364,6 +364,10 @@ def _evaluate_object(scene, index, track, frames, times, should, whole, floor, p
     motion = classify_motion(times[motion_frames], x[motion_frames], y[motion_frames], size_rate, spin)
     judged = len(motion_frames) >= 3  # an image or a glimpse has no motion to judge
     checks["motion"] = _motion_matches(obj.motion, motion["motion"], obj.shape) if judged else None
+    # coarser than the class: does it move when it should and keep still when it should
+    # (a spinning circle looks still), whatever the direction or kind of motion
+    looks_still = _motion_matches(obj.motion, "still", obj.shape)
+    checks["moves"] = (motion["motion"] == "still") == looks_still if judged else None
     # size at t = 0 (grow / shrink change it at a known rate)
     rate = {"grow": 1.0, "shrink": -1.0}.get(obj.motion, 0.0) * math.log(vocab.GROWTH_PER_SECOND)
     size0 = float(np.median(sizes * np.exp(-rate * times[shape_frames])))
