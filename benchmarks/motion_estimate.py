@@ -33,10 +33,11 @@ def read(pipe, z: torch.Tensor, scenes) -> dict:
     """Decode latents z (B, C, t, h, w) and read them against `scenes`: motion / moves / presence rates."""
     from spacetime.world.evaluate import evaluate_many
 
-    frames = pipe.vae.decode_latents(z, num_frames=FRAMES)  # (B, 3, T, H, W) in [-1, 1]
-    pixels = ((frames.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).numpy()
-    items = [{"frames": pixels[b], "fps": FPS, "positions_known": False, "expected": scene.to_dict()}
-             for b, scene in enumerate(scenes)]
+    from spacetime.video.convert import tensor_to_frames
+
+    videos = pipe.vae.decode_latents(z, num_frames=FRAMES)  # (B, 3, T, H, W) in [-1, 1]
+    items = [{"frames": tensor_to_frames(video), "fps": FPS, "positions_known": False, "expected": scene.to_dict()}
+             for video, scene in zip(videos, scenes)]
     report = evaluate_many(items)
     return {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("motion", "moves", "presence")}
 
@@ -52,6 +53,7 @@ def main() -> int:
 
     from spacetime import flow
     from spacetime.pipeline import Pipeline
+    from spacetime.video.convert import frames_to_tensor
     from spacetime.world.render import render
 
     pipe = Pipeline.from_pretrained(args.model)
@@ -61,8 +63,7 @@ def main() -> int:
         rng = np.random.default_rng(i)
         scenes.append(scene_of(MOTIONS[i % len(MOTIONS)], rng))
         prompts.append(prompt_of(scenes[-1], rng))
-    pixels = np.stack([render(scene, SIZE, SIZE, FPS, FRAMES) for scene in scenes])  # (B, T, H, W, 3)
-    video = torch.from_numpy(pixels).permute(0, 4, 1, 2, 3).float() / 127.5 - 1  # (B, 3, T, H, W)
+    video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene in scenes])  # (B, 3, T, H, W)
     generator = torch.Generator().manual_seed(args.seed)
     rows = {}
     with torch.no_grad():

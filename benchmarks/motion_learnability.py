@@ -88,6 +88,7 @@ def train(pipe, minutes: float, motions: tuple[str, ...], *, fixed: bool = False
     from _model_choice import finetune_for
 
     from spacetime import flow
+    from spacetime.video.convert import frames_to_tensor
     from spacetime.world.render import render
 
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -97,8 +98,7 @@ def train(pipe, minutes: float, motions: tuple[str, ...], *, fixed: bool = False
 
     def batch_loss() -> torch.Tensor:
         scenes = [scene_of(motions[k], rng, fixed) for k in rng.integers(0, len(motions), batch)]
-        pixels = np.stack([render(scene, SIZE, SIZE, FPS, FRAMES) for scene in scenes])  # (B, T, H, W, 3)
-        video = torch.from_numpy(pixels).permute(0, 4, 1, 2, 3).float() / 127.5 - 1  # (B, 3, T, H, W)
+        video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene in scenes])  # (B, 3, T, H, W)
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, t, h, w)
         text, mask = pipe.text_encoder.encode([prompt_of(scene, rng) for scene in scenes])

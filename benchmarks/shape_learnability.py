@@ -72,6 +72,7 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
     from _model_choice import finetune_for
 
     from spacetime import flow
+    from spacetime.video.convert import frames_to_tensor
     from spacetime.world.render import render
 
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -85,8 +86,7 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
             scenes = [scene_of(shape, np.random.default_rng(int(g)), vary_all) for g in seeds for shape in SHAPES]
         else:
             scenes = [scene_of(SHAPES[k], rng, vary_all) for k in rng.integers(0, len(SHAPES), batch)]
-        pixels = np.stack([render(scene, 128, 128, 8.0, 1)[0] for scene in scenes])  # (B, H, W, 3)
-        video = torch.from_numpy(pixels).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1  # (B, 3, 1, H, W)
+        video = torch.stack([frames_to_tensor(render(scene, 128, 128, 8.0, 1)) for scene in scenes])  # (B, 3, 1, H, W)
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, 1, h, w)
         text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])

@@ -259,10 +259,11 @@ def training_loss(
         error = error * w
     per_frame = error.mean(dim=(2, 3))  # (B, T)
     loss = (per_frame * unknown).sum() / unknown.sum()
-    pairs = unknown[:, 1:] * unknown[:, :-1]  # (B, T-1): both frames generated
-    if motion_weight > 0 and pairs.any():
-        change = (residual[:, :, 1:] - residual[:, :, :-1]).pow(2).mean(dim=(1, 3, 4))  # (B, T-1)
-        loss = loss + motion_weight * 0.5 * (change * pairs).sum() / pairs.sum()
+    if motion_weight > 0:
+        pairs = unknown[:, 1:] * unknown[:, :-1]  # (B, T-1): both frames generated
+        if pairs.any():
+            change = (residual[:, :, 1:] - residual[:, :, :-1]).pow(2).mean(dim=(1, 3, 4))  # (B, T-1)
+            loss = loss + motion_weight * 0.5 * (change * pairs).sum() / pairs.sum()
     stats = {
         "loss": float(loss.detach()),
         "t_mean": float((t * unknown).sum() / unknown.sum()),
