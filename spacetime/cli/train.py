@@ -44,12 +44,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def run_train(args) -> int:
     from spacetime.train.config import load_config
     from spacetime.train.loop import train
+    from spacetime.train.parallelize import exit_launched_process
 
     config = load_config(args.config, args.overrides)
     if args.stop_after is not None and args.stop_after < 1:
         raise RequestError(f"--stop-after must be a positive number of steps, got {args.stop_after}")
     run_dir = train(config, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     print(f"run folder: {run_dir}")
+    exit_launched_process(0)
     return 0
 
 
