@@ -1,0 +1,219 @@
+"""Does the DiT use a word? Its flow-matching loss with the right caption against the same caption
+with that one word swapped, on moving world clips, per noise level. No sampling, no evaluator.
+
+    python benchmarks/word_loss.py [--model FOLDER] [--clips 48] [--t 0.5 0.7 0.85 0.95]
+                                   [--first-known] [--threads 2] [--train-minutes 0] [--mlp-conv 0]
+
+Clips of 17 frames (2 s at 8 fps, 128x128) of one medium or large object of a random colour and
+shape on a plain background, moving left, right, up or down at the normal speed through the
+centre. Every clip is captioned from one template, "[large] red square moving left on a black
+background", and re-captioned with one word changed: the colour (another colour), the shape
+(another shape) or the direction (the opposite one); "empty" is the empty prompt. For each clip
+and noise level the same two noise draws (at the model's noise correlation) are used for every
+caption, so the differences are paired.
+
+Reported per word and t: `gap_pct`, how much higher the loss is with the wrong word than with the
+right one, in % of the right caption's loss (with its standard error over clips), and `wins`, the
+share of clips where the right caption gives the lower loss. A word the DiT ignores gives a gap
+near 0 and wins near 0.5. `--first-known`: the first latent frame is given clean (image to video)
+and only the others are scored: given where the object starts, the direction word decides where
+it is later, so there the loss pays for the word.
+
+`--train-minutes M` first fine-tunes the folder's DiT for M minutes of wall time on clips of the
+same kind (fresh ones, the right captions; the first latent frame given with `--first-known`;
+rectified flow at the folder's noise correlation, 10 % empty prompts, batch 8, AdamW lr 1e-4, EMA
+0.995, as the learnability probes; `--lr` and `--shift` change the rate and the training noise
+levels) and measures its EMA: a probe of how fast a recipe teaches a
+word. `--mlp-conv K` gives the DiT a depthwise K x K x K convolution in every MLP first
+(DiTConfig.mlp_conv, zero-initialised). Nothing is saved.
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+FRAMES, FPS, SIZE = 17, 8.0, 128
+DIRECTIONS = ("left", "right", "up", "down")
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+def clip_of(rng: np.random.Generator):
+    """(scene, words): one object crossing the centre in a cardinal direction, and its caption words."""
+    from spacetime.world import vocab
+    from spacetime.world.scene import Scene, SceneObject
+
+    color = str(rng.choice(list(vocab.COLORS)))
+    shape = str(rng.choice(vocab.SHAPES))
+    size = str(rng.choice(["medium", "large"]))
+    direction = str(rng.choice(DIRECTIONS))
+    background = str(rng.choice(["black", "gray", "white"]))
+    travel = vocab.SPEEDS["normal"] * (FRAMES - 1) / FPS
+    start = -0.5 * travel * np.array(vocab.DIRECTIONS[direction]) + rng.uniform(-0.15, 0.15, 2)
+    obj = SceneObject(color=color, shape=shape, size=size, motion=direction, start=(float(start[0]), float(start[1])))
+    words = {"size": size, "color": color, "shape": shape, "motion": direction, "background": background}
+    return Scene(background=background, objects=[obj]), words
+
+
+def caption_of(words: dict) -> str:
+    size = "large " if words["size"] == "large" else ""
+    return f"{size}{words['color']} {words['shape']} moving {words['motion']} on a {words['background']} background"
+
+
+def swapped(words: dict, word: str, rng: np.random.Generator) -> dict:
+    """The same words with `word` changed: another colour or shape, or the opposite direction."""
+    from spacetime.world import vocab
+
+    if word == "motion":
+        return {**words, "motion": OPPOSITE[words["motion"]]}
+    options = [w for w in (vocab.COLORS if word == "color" else vocab.SHAPES) if w != words[word]]
+    return {**words, word: str(rng.choice(options))}
+
+
+def measure(pipe, clips: int, levels: list[float], first_known: bool = False, batch: int = 8, seed: int = 0) -> dict:
+    """Paired losses per caption variant, clip and noise level -> gap and wins per swapped word."""
+    from spacetime import flow
+    from spacetime.video.convert import frames_to_tensor
+    from spacetime.world.render import render
+
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    rho = pipe.defaults.get("noise_correlation", 0.0)
+    variants = ("right", "color", "shape", "motion", "empty")
+    losses = {v: {t: [] for t in levels} for v in variants}  # per clip
+    for start in range(0, clips, batch):
+        drawn = [clip_of(rng) for _ in range(min(batch, clips - start))]
+        video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene, _ in drawn])
+        with torch.no_grad():
+            x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
+        B, _, T = x0.shape[:3]
+        captions = {"right": [caption_of(w) for _, w in drawn], "empty": [""] * B}
+        for word in ("color", "shape", "motion"):
+            captions[word] = [caption_of(swapped(w, word, rng)) for _, w in drawn]
+        texts = {v: pipe.text_encoder.encode(captions[v]) for v in variants}
+        scored = slice(1, None) if first_known else slice(None)
+        for t in levels:
+            total = {v: torch.zeros(B) for v in variants}
+            for _ in range(2):
+                eps = flow.frame_correlated_noise(x0.shape, rho, generator)
+                t_frames = torch.full((B, T), t)
+                if first_known:
+                    t_frames[:, 0] = 0.0
+                x_t = flow.noise(x0, eps, t_frames)
+                for v in variants:
+                    text, mask = texts[v]
+                    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                        velocity = pipe.dit(x_t, t_frames, text, mask)
+                    error = (velocity.float() - (eps - x0)).pow(2)[:, :, scored]  # (B, C, T', h, w)
+                    total[v] += error.mean(dim=(1, 2, 3, 4)) / 2
+            for v in variants:
+                losses[v][t].extend(total[v].tolist())
+    report = {}
+    for t in levels:
+        right = np.array(losses["right"][t])
+        row = {"loss": round(float(right.mean()), 5)}
+        for v in ("color", "shape", "motion", "empty"):
+            diff = np.array(losses[v][t]) - right
+            row[v] = {"gap_pct": round(100 * float(diff.mean() / right.mean()), 2),
+                      "se_pct": round(100 * float(diff.std(ddof=1) / np.sqrt(len(diff)) / right.mean()), 2),
+                      "wins": round(float((diff > 0).mean()), 3)}
+        report[str(t)] = row
+    return report
+
+
+def finetune(pipe, minutes: float, first_known: bool = False, lr: float = 1e-4, shift: float = 1.0,
+             seed: int = 123) -> int:
+    """Train pipe.dit on fresh clips of clip_of's kind for `minutes`; pipe.dit becomes its EMA. Returns steps."""
+    from _model_choice import finetune_for
+
+    from spacetime import flow
+    from spacetime.video.convert import frames_to_tensor
+    from spacetime.world.render import render
+
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    null_text, null_mask = pipe.text_encoder.encode([""])
+    rho = pipe.defaults.get("noise_correlation", 0.0)
+    batch = 8
+
+    def batch_loss() -> torch.Tensor:
+        drawn = [clip_of(rng) for _ in range(batch)]
+        video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene, _ in drawn])
+        with torch.no_grad():
+            x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
+        text, mask = pipe.text_encoder.encode([caption_of(w) for _, w in drawn])
+        known = torch.zeros(batch, x0.shape[2], dtype=torch.bool)
+        known[:, 0] = first_known
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
+                                         text_drop=0.1, null_text=null_text, null_mask=null_mask,
+                                         noise_correlation=rho)
+        return loss
+
+    pipe.dit, steps = finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr)
+    return steps
+
+
+def with_mlp_conv(dit, kernel: int):
+    """A copy of `dit` with DiTConfig.mlp_conv = kernel; the new kernels are zero, so it computes the same."""
+    from dataclasses import replace
+
+    from spacetime.dit import DiT
+
+    model = DiT(replace(dit.config, mlp_conv=kernel))
+    missing, unexpected = model.load_state_dict(dit.state_dict(), strict=False)
+    if unexpected or not all("mlp_conv" in key for key in missing):
+        raise ValueError(f"cannot add mlp_conv to this DiT: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def print_report(report: dict, label: str) -> None:
+    print(f"{label}: loss gap with one word swapped, % of the right caption's loss (+- s.e.; wins)")
+    for t, row in report.items():
+        cells = "  ".join(f"{v} {row[v]['gap_pct']:+6.2f} +-{row[v]['se_pct']:.2f} ({row[v]['wins']:.2f})"
+                          for v in ("color", "shape", "motion", "empty"))
+        print(f"  t={t:<5} loss {row['loss']:.4f}  {cells}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model folder (default: the embedded model)")
+    parser.add_argument("--clips", type=int, default=48)
+    parser.add_argument("--t", type=float, nargs="+", default=[0.5, 0.7, 0.85, 0.95])
+    parser.add_argument("--first-known", action="store_true", help="give the first latent frame (image to video)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-minutes", type=float, default=0.0, help="fine-tune first, for this long")
+    parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate of --train-minutes")
+    parser.add_argument("--shift", type=float, default=1.0,
+                        help="training noise-level shift of --train-minutes (3: 13.5 %% of steps above t = 0.9)")
+    parser.add_argument("--mlp-conv", type=int, default=0, help="add DiTConfig.mlp_conv = K first (odd K)")
+    args = parser.parse_args()
+    if args.clips < 2:
+        parser.error("--clips must be at least 2 (the standard error needs two)")
+    if not all(0 < t <= 1 for t in args.t):
+        parser.error("--t takes noise levels in (0, 1]")
+    torch.set_num_threads(args.threads)
+
+    from spacetime.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(args.model)
+    label, steps = args.model or "embedded", 0
+    if args.mlp_conv:
+        pipe.dit = with_mlp_conv(pipe.dit, args.mlp_conv)
+        label += f" + mlp_conv {args.mlp_conv}"
+    if args.train_minutes > 0:
+        steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift)
+        label += (f", after {steps} steps ({args.train_minutes:g} min, lr {args.lr:g}, shift {args.shift:g}"
+                  f"{', first frame given' if args.first_known else ''})")
+    report = measure(pipe, args.clips, args.t, args.first_known)
+    print_report(report, label)
+    print(json.dumps({"model": args.model or "embedded", "mlp_conv": args.mlp_conv, "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
+                      "steps": steps, "clips": args.clips, "first_known": args.first_known, "by_t": report}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
