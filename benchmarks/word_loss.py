@@ -2,7 +2,7 @@
 with that one word swapped, on moving world clips, per noise level. No sampling, no evaluator.
 
     python benchmarks/word_loss.py [--model FOLDER] [--clips 48] [--t 0.5 0.7 0.85 0.95]
-                                   [--first-known] [--threads 2] [--train-minutes 0] [--mlp-conv 0]
+                                   [--first-known] [--threads 2] [--train-minutes 0]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one medium or large object of a random colour and
 shape on a plain background, moving left, right, up or down at the normal speed through the
@@ -15,7 +15,7 @@ caption, so the differences are paired.
 Reported per word and t: `gap_pct`, how much higher the loss is with the wrong word than with the
 right one, in % of the right caption's loss (with its standard error over clips), and `wins`, the
 share of clips where the right caption gives the lower loss. A word the DiT ignores gives a gap
-near 0 and wins near 0.5. `--first-known`: the first latent frame is given clean (image to video)
+near 0 and wins near 0.5 (a model that never reads the text: exactly 0 and 0). `--first-known`: the first latent frame is given clean (image to video)
 and only the others are scored: given where the object starts, the direction word decides where
 it is later, so there the loss pays for the word.
 
@@ -24,8 +24,7 @@ same kind (fresh ones, the right captions; the first latent frame given with `--
 rectified flow at the folder's noise correlation, 10 % empty prompts, batch 8, AdamW lr 1e-4, EMA
 0.995, as the learnability probes; `--lr` and `--shift` change the rate and the training noise
 levels) and measures its EMA: a probe of how fast a recipe teaches a
-word. `--mlp-conv K` gives the DiT a depthwise K x K x K convolution in every MLP first
-(DiTConfig.mlp_conv, zero-initialised). Nothing is saved.
+word. Nothing is saved.
 Last line: one JSON object.
 """
 
@@ -157,19 +156,6 @@ def finetune(pipe, minutes: float, first_known: bool = False, lr: float = 1e-4, 
     return steps
 
 
-def with_mlp_conv(dit, kernel: int):
-    """A copy of `dit` with DiTConfig.mlp_conv = kernel; the new kernels are zero, so it computes the same."""
-    from dataclasses import replace
-
-    from spacetime.dit import DiT
-
-    model = DiT(replace(dit.config, mlp_conv=kernel))
-    missing, unexpected = model.load_state_dict(dit.state_dict(), strict=False)
-    if unexpected or not all("mlp_conv" in key for key in missing):
-        raise ValueError(f"cannot add mlp_conv to this DiT: missing {missing}, unexpected {unexpected}")
-    return model.eval()
-
-
 def print_report(report: dict, label: str) -> None:
     print(f"{label}: loss gap with one word swapped, % of the right caption's loss (+- s.e.; wins)")
     for t, row in report.items():
@@ -189,7 +175,6 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate of --train-minutes")
     parser.add_argument("--shift", type=float, default=1.0,
                         help="training noise-level shift of --train-minutes (3: 13.5 %% of steps above t = 0.9)")
-    parser.add_argument("--mlp-conv", type=int, default=0, help="add DiTConfig.mlp_conv = K first (odd K)")
     args = parser.parse_args()
     if args.clips < 2:
         parser.error("--clips must be at least 2 (the standard error needs two)")
@@ -201,16 +186,13 @@ def main() -> int:
 
     pipe = Pipeline.from_pretrained(args.model)
     label, steps = args.model or "embedded", 0
-    if args.mlp_conv:
-        pipe.dit = with_mlp_conv(pipe.dit, args.mlp_conv)
-        label += f" + mlp_conv {args.mlp_conv}"
     if args.train_minutes > 0:
         steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift)
         label += (f", after {steps} steps ({args.train_minutes:g} min, lr {args.lr:g}, shift {args.shift:g}"
                   f"{', first frame given' if args.first_known else ''})")
     report = measure(pipe, args.clips, args.t, args.first_known)
     print_report(report, label)
-    print(json.dumps({"model": args.model or "embedded", "mlp_conv": args.mlp_conv, "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
+    print(json.dumps({"model": args.model or "embedded", "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
                       "steps": steps, "clips": args.clips, "first_known": args.first_known, "by_t": report}))
     return 0
 

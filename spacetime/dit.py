@@ -54,11 +54,6 @@ class DiTConfig:
     # kernel is about 6x faster (bf16, 1584 x 1024: 0.18 ms against 1.14 ms at 2 threads); folders
     # written before this field existed used "tanh" and load with it (see DiT.from_pretrained).
     gelu_approximate: str = "none"
-    # Odd kernel size k of a depthwise k x k x k convolution over the token grid inside each MLP
-    # (after the GELU, added to it; zero-initialised), 0 for none. Attention with rotary
-    # positions relates tokens only through content; a fixed local filter bank whose channels
-    # the text can gate through adaLN is a direct route for relations such as "moving left".
-    mlp_conv: int = 0
     activation_checkpointing: bool = False  # recompute each block in backward to save memory
 
     def __post_init__(self):
@@ -70,8 +65,6 @@ class DiTConfig:
         head_dim = self.dim // self.heads
         if head_dim % 2 or self.rope_split()[0] < 2:
             raise ValueError(f"head dim {head_dim} is too small or odd for 3D RoPE; use dim // heads >= 8 and even")
-        if self.mlp_conv < 0 or (self.mlp_conv and self.mlp_conv % 2 == 0):
-            raise ValueError(f"mlp_conv must be 0 (none) or an odd kernel size, got {self.mlp_conv}")
         if self.gelu_approximate not in ("none", "tanh"):
             raise ValueError(f"gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
         if min(self.in_channels, self.text_dim, self.depth, self.freq_dim) < 1 or self.freq_dim % 2:
@@ -269,24 +262,10 @@ class Block(nn.Module):
             nn.GELU(approximate=config.gelu_approximate),
             nn.Linear(config.mlp_dim, config.dim),
         )
-        k = config.mlp_conv
-        self.mlp_conv = (nn.Conv3d(config.mlp_dim, config.mlp_dim, k, padding=k // 2, groups=config.mlp_dim)
-                         if k else None)
         # Per-block offsets added to the shared modulation (adaLN-single).
         self.modulation = nn.Parameter(torch.zeros(6, config.dim))
 
-    def feed_forward(self, h: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """The MLP of h (B, N, D); with mlp_conv, its hidden state also passes a depthwise conv over the grid."""
-        linear_in, act, linear_out = self.mlp
-        if self.mlp_conv is None:
-            return linear_out(act(linear_in(h)))
-        B, N, _ = h.shape
-        a = act(linear_in(h))  # (B, N, M)
-        cube = a.transpose(1, 2).reshape(B, -1, *grid)  # (B, M, Tp, Hp, Wp)
-        a = a + self.mlp_conv(cube).flatten(2).transpose(1, 2)  # (B, N, M)
-        return linear_out(a)
-
-    def forward(self, x, mod, rope, text, text_mask, grid):
+    def forward(self, x, mod, rope, text, text_mask):
         # x (B, N, D) fp32 residual stream; mod (B, T, 6, D) fp32 shared modulation of each frame.
         frames, dtype = mod.shape[1], self.modulation.dtype  # dtype of the weights (autocast may lower it)
         shift1, scale1, gate1, shift2, scale2, gate2 = (mod + self.modulation.float()).unbind(2)  # (B, T, D) each
@@ -296,7 +275,7 @@ class Block(nn.Module):
         h = F.layer_norm(x, x.shape[-1:], norm.weight.float(), norm.bias.float(), self.eps).to(dtype)
         x = x + self.cross(h, text, text_mask)  # fp32 + bf16 adds in fp32, without a .float() copy
         h = modulate(x, shift2, scale2, frames, self.eps).to(dtype)
-        x = add_gated(x, self.feed_forward(h, grid), gate2, frames)
+        x = add_gated(x, self.mlp(h), gate2, frames)
         return x  # (B, N, D)
 
 
@@ -339,9 +318,6 @@ class DiT(nn.Module):
             nn.init.zeros_(m.bias)
         for block in self.blocks:
             nn.init.zeros_(block.modulation)
-            if block.mlp_conv is not None:  # starts as the identity: a plain MLP
-                nn.init.zeros_(block.mlp_conv.weight)
-                nn.init.zeros_(block.mlp_conv.bias)
 
     def set_activation_checkpointing(self, enabled: bool = True) -> None:
         """Recompute each block during backward instead of storing its activations."""
@@ -393,9 +369,9 @@ class DiT(nn.Module):
 
         for block in self.blocks:
             if self.activation_checkpointing and torch.is_grad_enabled():
-                h = checkpoint(block, h, mod, rope, text_h, cross_mask, (Tp, Hp, Wp), use_reentrant=False)
+                h = checkpoint(block, h, mod, rope, text_h, cross_mask, use_reentrant=False)
             else:
-                h = block(h, mod, rope, text_h, cross_mask, (Tp, Hp, Wp))  # (B, N, D)
+                h = block(h, mod, rope, text_h, cross_mask)  # (B, N, D)
 
         h = modulate(h, out_shift, out_scale, Tp, cfg.norm_eps)  # (B, N, D)
         h = self.out_proj(h.to(dtype))  # (B, N, C*pt*ph*pw)
@@ -445,7 +421,6 @@ def forward_flops(config: DiTConfig, tokens: int, text_len: int, batch: int = 1)
         + 2 * 2 * N * L * D  # cross scores and values
         + 2 * N * D * D  # cross out
         + 2 * 2 * N * D * config.mlp_dim  # MLP
-        + 2 * N * config.mlp_dim * config.mlp_conv**3  # depthwise conv in the MLP (0 without)
     )
     embed = 2 * N * C * D * 2 + 2 * L * (config.text_dim * D + D * D)
     return float(batch * (config.depth * per_block + embed))

@@ -222,31 +222,6 @@ def test_gelu_form_is_saved_and_old_folders_keep_tanh(tmp_path):
         DiTConfig(gelu_approximate="fast")
 
 
-def test_mlp_conv_starts_as_the_plain_mlp_and_round_trips(tmp_path):
-    """A DiT with the depthwise MLP convolution, given a plain DiT's weights, computes the same
-    function until its (zero-initialised) kernels train; then it differs, for every grid shape,
-    and saves and loads strictly."""
-    plain = randomized(DiT(tiny()))
-    conv = DiT(tiny(mlp_conv=3))
-    missing, unexpected = conv.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all("mlp_conv" in key for key in missing)
-    x, t, text, mask = inputs()
-    assert torch.allclose(conv.eval()(x, t, text, mask), plain.eval()(x, t, text, mask), atol=1e-6)
-    with torch.no_grad():
-        for block in conv.blocks:
-            block.mlp_conv.weight.normal_(0, 0.1)
-    assert not torch.allclose(conv(x, t, text, mask), plain(x, t, text, mask), atol=1e-4)
-    for T, H, W in [(1, 5, 7), (2, 3, 3), (4, 1, 9)]:
-        x2, t2, text2, mask2 = inputs(T=T, H=H, W=W)
-        assert conv(x2, t2, text2, mask2).shape == x2.shape
-    conv.save_pretrained(tmp_path / "dit")
-    loaded = DiT.from_pretrained(tmp_path / "dit")
-    assert loaded.config.mlp_conv == 3
-    assert torch.equal(loaded(x, t, text, mask), conv(x, t, text, mask))
-    with pytest.raises(ValueError, match="mlp_conv must be"):
-        DiTConfig(mlp_conv=2)
-
-
 def test_bad_inputs_raise_clear_errors():
     model = DiT(tiny())
     x, t, text, mask = inputs()
