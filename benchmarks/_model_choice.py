@@ -1,7 +1,8 @@
 """Which model a generation benchmark times: --model, else the embedded model, else a stand-in;
 and the model and world-scene arguments the quality benchmarks share; the command line of the
 still-scene probes (word_sensitivity.py, text_paths.py); the fine-tuning loop of the
-learnability probes (shape_learnability.py, motion_learnability.py).
+learnability probes (shape_learnability.py, motion_learnability.py) and its rendered-clip form
+(motion_learnability.py, word_loss.py).
 
 A stand-in has random weights at the embedded model's sizes (VAE "embedded" preset, the
 DiT's default size, the bundled MiniLM text encoder, 128x128 at 8 fps, 8 steps): speed and
@@ -88,3 +89,41 @@ def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50, lr: float
         if steps % log_every == 0:
             print(f"step {steps}, {time.perf_counter() - started:.0f} s, loss {float(loss.detach()):.4f}", file=sys.stderr)
     return ema, steps
+
+
+def finetune_on_clips(pipe, minutes: float, draw_batch, clip: tuple[int, float, int], *, first_known: bool = False,
+                      shift: float = 1.0, motion_weight: float = 0.0, lr: float = 1e-4, seed: int = 0,
+                      log_every: int = 50):
+    """Train pipe.dit (in place) on rendered world clips for `minutes`; returns (EMA copy, steps).
+
+    draw_batch(rng) -> (scenes, captions) of one batch; clip = (frames, fps, size) of the square
+    renders. Rectified flow as `flow.training_loss` at the folder's noise correlation, 10 % empty
+    prompts, bf16 autocast; the first latent frame given with `first_known`; `finetune_for`'s recipe.
+    """
+    import numpy as np
+    import torch
+
+    from spacetime import flow
+    from spacetime.video.convert import frames_to_tensor
+    from spacetime.world.render import render
+
+    frames, fps, size = clip
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    null_text, null_mask = pipe.text_encoder.encode([""])
+    rho = pipe.defaults.get("noise_correlation", 0.0)
+
+    def batch_loss() -> torch.Tensor:
+        scenes, captions = draw_batch(rng)
+        video = torch.stack([frames_to_tensor(render(scene, size, size, fps, frames)) for scene in scenes])
+        with torch.no_grad():
+            x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
+        text, mask = pipe.text_encoder.encode(captions)
+        known = torch.zeros(len(scenes), x0.shape[2], dtype=torch.bool)
+        known[:, 0] = first_known
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
+                                         text_drop=0.1, null_text=null_text, null_mask=null_mask,
+                                         noise_correlation=rho, motion_weight=motion_weight)
+        return loss
+
+    return finetune_for(pipe.dit, minutes, batch_loss, log_every=log_every, lr=lr)

@@ -85,31 +85,14 @@ def read_motions(pipe, samples: int, motions: tuple[str, ...], fixed: bool = Fal
 def train(pipe, minutes: float, motions: tuple[str, ...], *, fixed: bool = False, motion_weight: float = 0.0,
           shift: float = 1.0, seed: int = 0):
     """Fine-tune pipe.dit on the probe's clips for `minutes`; returns (EMA model, steps)."""
-    from _model_choice import finetune_for
+    from _model_choice import finetune_on_clips
 
-    from spacetime import flow
-    from spacetime.video.convert import frames_to_tensor
-    from spacetime.world.render import render
+    def draw_batch(rng):
+        scenes = [scene_of(motions[k], rng, fixed) for k in rng.integers(0, len(motions), 8)]
+        return scenes, [prompt_of(scene, rng) for scene in scenes]
 
-    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    null_text, null_mask = pipe.text_encoder.encode([""])
-    rho = pipe.defaults.get("noise_correlation", 0.0)
-    batch = 8
-
-    def batch_loss() -> torch.Tensor:
-        scenes = [scene_of(motions[k], rng, fixed) for k in rng.integers(0, len(motions), batch)]
-        video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene in scenes])  # (B, 3, T, H, W)
-        with torch.no_grad():
-            x0 = pipe.vae.encode_latents(video).float()  # (B, C, t, h, w)
-        text, mask = pipe.text_encoder.encode([prompt_of(scene, rng) for scene in scenes])
-        known = torch.zeros(batch, x0.shape[2], dtype=torch.bool)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
-                                         text_drop=0.1, null_text=null_text, null_mask=null_mask,
-                                         noise_correlation=rho, motion_weight=motion_weight)
-        return loss
-
-    return finetune_for(pipe.dit, minutes, batch_loss)
+    return finetune_on_clips(pipe, minutes, draw_batch, (FRAMES, FPS, SIZE), shift=shift,
+                             motion_weight=motion_weight, seed=seed)
 
 
 def main() -> int:

@@ -127,32 +127,14 @@ def measure(pipe, clips: int, levels: list[float], first_known: bool = False, ba
 def finetune(pipe, minutes: float, first_known: bool = False, lr: float = 1e-4, shift: float = 1.0,
              seed: int = 123) -> int:
     """Train pipe.dit on fresh clips of clip_of's kind for `minutes`; pipe.dit becomes its EMA. Returns steps."""
-    from _model_choice import finetune_for
+    from _model_choice import finetune_on_clips
 
-    from spacetime import flow
-    from spacetime.video.convert import frames_to_tensor
-    from spacetime.world.render import render
+    def draw_batch(rng):
+        drawn = [clip_of(rng) for _ in range(8)]
+        return [scene for scene, _ in drawn], [caption_of(words) for _, words in drawn]
 
-    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    null_text, null_mask = pipe.text_encoder.encode([""])
-    rho = pipe.defaults.get("noise_correlation", 0.0)
-    batch = 8
-
-    def batch_loss() -> torch.Tensor:
-        drawn = [clip_of(rng) for _ in range(batch)]
-        video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene, _ in drawn])
-        with torch.no_grad():
-            x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
-        text, mask = pipe.text_encoder.encode([caption_of(w) for _, w in drawn])
-        known = torch.zeros(batch, x0.shape[2], dtype=torch.bool)
-        known[:, 0] = first_known
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
-                                         text_drop=0.1, null_text=null_text, null_mask=null_mask,
-                                         noise_correlation=rho)
-        return loss
-
-    pipe.dit, steps = finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr)
+    pipe.dit, steps = finetune_on_clips(pipe, minutes, draw_batch, (FRAMES, FPS, SIZE), first_known=first_known,
+                                        shift=shift, lr=lr, seed=seed, log_every=100)
     return steps
 
 
