@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
                                                     [--style short|descriptive|random|paraphrase] [--image]
+                                                    [--vae-ceiling]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -12,6 +13,9 @@ line. `--out DIR` keeps the clips and a manifest.jsonl that `spacetime world eva
 
 `--image` measures image generation instead: still scenes, one frame each (colour, shape,
 size and presence; nothing moves).
+
+`--vae-ceiling` generates nothing: each scene's own render, at the same size, length and fps,
+after a VAE round trip, is read the same way: the rates no DiT can beat through this VAE.
 
 `--style paraphrase` writes the prompt with held-out sentence templates that the training
 captions never use (`paraphrase`, below): the world's words for colours, shapes, sizes,
@@ -174,11 +178,29 @@ def write_prompt(scene, rng: np.random.Generator, style: str) -> str:
     return paraphrase(scene, rng) if style == "paraphrase" else caption(scene, rng, style)
 
 
+def render_through_vae(pipe, scene, frames: int | None = None):
+    """The scene rendered at the pipeline's default size and fps (its default length, or `frames`),
+    after a VAE round trip as the pipeline encodes given frames: a Video like generate's."""
+    from types import SimpleNamespace
+
+    from capability_quality import vae_round_trip  # beside this script
+    from spacetime.world.render import render
+
+    d = pipe.defaults
+    fps = float(d["fps"])
+    frames = frames or max(1, int(round(float(d["seconds"]) * fps)))
+    rendered = render(scene, int(d["width"]), int(d["height"]), fps, frames)
+    return SimpleNamespace(frames=vae_round_trip(pipe, rendered, 0), fps=fps)
+
+
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
-            steps: int | None = None, out: Path | None = None, log=None, image: bool = False) -> tuple[dict, dict]:
+            steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
+            vae_ceiling: bool = False) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
-    image=True: still scenes, one frame each (image generation: colour, shape, size, presence)."""
+    image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
+    vae_ceiling=True: no generation; each scene's own render at the default size, length and fps,
+    encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.scene import sample_scene
@@ -200,7 +222,10 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
             scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
                                  seconds=seconds, aspect=aspect)
         prompt = write_prompt(scene, rng, style)
-        video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False)
+        if vae_ceiling:
+            video = render_through_vae(pipe, scene, 1 if image else None)
+        else:
+            video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False)
         name = f"image_{i:04d}.png" if image else f"clip_{i:04d}.mp4"
         path = write_video(out / name, video.frames[0] if image else video.frames, video.fps, overwrite=True)
         items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),
@@ -211,7 +236,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
-    result = {"prompts": prompts, "style": style, "image": image, "rates": rates,
+    result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "rates": rates,
               "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
     return report, result
@@ -224,6 +249,8 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=200)
     parser.add_argument("--style", default="random", choices=STYLES)
     parser.add_argument("--image", action="store_true", help="still scenes, one frame each (image generation)")
+    parser.add_argument("--vae-ceiling", action="store_true",
+                        help="read the scenes' own renders after a VAE round trip instead of generating (the ceiling)")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
@@ -232,7 +259,8 @@ def main() -> int:
 
     pipe = Pipeline.from_pretrained(args.model)
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
-                             steps=args.steps, out=args.out, image=args.image)
+                             steps=args.steps, out=args.out, image=args.image,
+                             vae_ceiling=args.vae_ceiling)
     print(summary_table(report))
     print(f"clips and manifest: {result.pop('out')}")
     print(json.dumps({"model": args.model or "embedded", **result}))

@@ -2,7 +2,8 @@
 with that one word swapped, on moving world clips, per noise level. No sampling, no evaluator.
 
     python benchmarks/word_loss.py [--model FOLDER] [--clips 48] [--t 0.5 0.7 0.85 0.95]
-                                   [--first-known] [--threads 2] [--train-minutes 0]
+                                   [--first-known [--centred]] [--threads 2] [--train-minutes 0]
+                                   [--absolute-position]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one medium or large object of a random colour and
 shape on a plain background, moving left, right, up or down at the normal speed through the
@@ -16,15 +17,20 @@ Reported per word and t: `gap_pct`, how much higher the loss is with the wrong w
 right one, in % of the right caption's loss (with its standard error over clips), and `wins`, the
 share of clips where the right caption gives the lower loss. A word the DiT ignores gives a gap
 near 0 and wins near 0.5 (a model that never reads the text: exactly 0 and 0). `--first-known`: the first latent frame is given clean (image to video)
-and only the others are scored: given where the object starts, the direction word decides where
-it is later, so there the loss pays for the word.
+and only the others are scored. Add `--centred` to it: by default an object starts on the side
+it moves away from, so a model that knows where on the canvas the first frame's object is can
+read the direction from it and need not read the word; `--centred` clips start within 0.15 s of
+the centre whatever their direction and move slowly (captioned "... moving left slowly ..."), so
+given where the object starts, only the word tells where it is later.
 
 `--train-minutes M` first fine-tunes the folder's DiT for M minutes of wall time on clips of the
 same kind (fresh ones, the right captions; the first latent frame given with `--first-known`;
 rectified flow at the folder's noise correlation, 10 % empty prompts, batch 8, AdamW lr 1e-4, EMA
 0.995, as the learnability probes; `--lr` and `--shift` change the rate and the training noise
 levels) and measures its EMA: a probe of how fast a recipe teaches a
-word. Nothing is saved.
+word. `--absolute-position` first gives the DiT DiTConfig.absolute_position (a zero-initialised
+projection of each token's place in the clip and on the canvas: it computes the same until
+trained). Nothing is saved.
 Last line: one JSON object.
 """
 
@@ -42,8 +48,13 @@ DIRECTIONS = ("left", "right", "up", "down")
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 
 
-def clip_of(rng: np.random.Generator):
-    """(scene, words): one object crossing the centre in a cardinal direction, and its caption words."""
+def clip_of(rng: np.random.Generator, centred: bool = False):
+    """(scene, words): one object moving in a cardinal direction, and its caption words.
+
+    By default it crosses the centre at the normal speed, so where it starts tells its direction.
+    `centred`: it starts within 0.15 s of the centre whatever its direction and moves slowly (0.3 s
+    in the clip, so it stays in frame), so a first frame does not give the direction away.
+    """
     from spacetime.world import vocab
     from spacetime.world.scene import Scene, SceneObject
 
@@ -52,16 +63,19 @@ def clip_of(rng: np.random.Generator):
     size = str(rng.choice(["medium", "large"]))
     direction = str(rng.choice(DIRECTIONS))
     background = str(rng.choice(["black", "gray", "white"]))
-    travel = vocab.SPEEDS["normal"] * (FRAMES - 1) / FPS
-    start = -0.5 * travel * np.array(vocab.DIRECTIONS[direction]) + rng.uniform(-0.15, 0.15, 2)
-    obj = SceneObject(color=color, shape=shape, size=size, motion=direction, start=(float(start[0]), float(start[1])))
-    words = {"size": size, "color": color, "shape": shape, "motion": direction, "background": background}
+    speed = "slowly" if centred else "normal"
+    travel = vocab.SPEEDS[speed] * (FRAMES - 1) / FPS
+    start = (0.0 if centred else -0.5 * travel) * np.array(vocab.DIRECTIONS[direction]) + rng.uniform(-0.15, 0.15, 2)
+    obj = SceneObject(color=color, shape=shape, size=size, motion=direction, speed=speed,
+                      start=(float(start[0]), float(start[1])))
+    words = {"size": size, "color": color, "shape": shape, "motion": direction, "speed": speed, "background": background}
     return Scene(background=background, objects=[obj]), words
 
 
 def caption_of(words: dict) -> str:
     size = "large " if words["size"] == "large" else ""
-    return f"{size}{words['color']} {words['shape']} moving {words['motion']} on a {words['background']} background"
+    speed = " slowly" if words["speed"] == "slowly" else ""
+    return f"{size}{words['color']} {words['shape']} moving {words['motion']}{speed} on a {words['background']} background"
 
 
 def swapped(words: dict, word: str, rng: np.random.Generator) -> dict:
@@ -74,7 +88,8 @@ def swapped(words: dict, word: str, rng: np.random.Generator) -> dict:
     return {**words, word: str(rng.choice(options))}
 
 
-def measure(pipe, clips: int, levels: list[float], first_known: bool = False, batch: int = 8, seed: int = 0) -> dict:
+def measure(pipe, clips: int, levels: list[float], first_known: bool = False, batch: int = 8, seed: int = 0,
+            centred: bool = False) -> dict:
     """Paired losses per caption variant, clip and noise level -> gap and wins per swapped word."""
     from spacetime import flow
     from spacetime.video.convert import frames_to_tensor
@@ -85,7 +100,7 @@ def measure(pipe, clips: int, levels: list[float], first_known: bool = False, ba
     variants = ("right", "color", "shape", "motion", "empty")
     losses = {v: {t: [] for t in levels} for v in variants}  # per clip
     for start in range(0, clips, batch):
-        drawn = [clip_of(rng) for _ in range(min(batch, clips - start))]
+        drawn = [clip_of(rng, centred) for _ in range(min(batch, clips - start))]
         video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene, _ in drawn])
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
@@ -125,12 +140,12 @@ def measure(pipe, clips: int, levels: list[float], first_known: bool = False, ba
 
 
 def finetune(pipe, minutes: float, first_known: bool = False, lr: float = 1e-4, shift: float = 1.0,
-             seed: int = 123) -> int:
+             seed: int = 123, centred: bool = False) -> int:
     """Train pipe.dit on fresh clips of clip_of's kind for `minutes`; pipe.dit becomes its EMA. Returns steps."""
     from _model_choice import finetune_on_clips
 
     def draw_batch(rng):
-        drawn = [clip_of(rng) for _ in range(8)]
+        drawn = [clip_of(rng, centred) for _ in range(8)]
         return [scene for scene, _ in drawn], [caption_of(words) for _, words in drawn]
 
     pipe.dit, steps = finetune_on_clips(pipe, minutes, draw_batch, (FRAMES, FPS, SIZE), first_known=first_known,
@@ -157,6 +172,10 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate of --train-minutes")
     parser.add_argument("--shift", type=float, default=1.0,
                         help="training noise-level shift of --train-minutes (3: 13.5 %% of steps above t = 0.9)")
+    parser.add_argument("--centred", action="store_true",
+                        help="clips start near the centre whatever their direction, moving slowly (use with --first-known)")
+    parser.add_argument("--absolute-position", action="store_true",
+                        help="add DiTConfig.absolute_position (zero-initialised) to the DiT first")
     args = parser.parse_args()
     if args.clips < 2:
         parser.error("--clips must be at least 2 (the standard error needs two)")
@@ -168,14 +187,22 @@ def main() -> int:
 
     pipe = Pipeline.from_pretrained(args.model)
     label, steps = args.model or "embedded", 0
+    if args.absolute_position:
+        from spacetime.train.tasks import with_overrides
+
+        pipe.dit, _ = with_overrides(pipe.dit, {"absolute_position": True})
+        label += " + absolute positions"
     if args.train_minutes > 0:
-        steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift)
+        steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift, centred=args.centred)
         label += (f", after {steps} steps ({args.train_minutes:g} min, lr {args.lr:g}, shift {args.shift:g}"
                   f"{', first frame given' if args.first_known else ''})")
-    report = measure(pipe, args.clips, args.t, args.first_known)
+    if args.centred:
+        label += ", centred slow clips"
+    report = measure(pipe, args.clips, args.t, args.first_known, centred=args.centred)
     print_report(report, label)
     print(json.dumps({"model": args.model or "embedded", "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
-                      "steps": steps, "clips": args.clips, "first_known": args.first_known, "by_t": report}))
+                      "absolute_position": args.absolute_position, "steps": steps, "clips": args.clips, "first_known": args.first_known,
+                      "centred": args.centred, "by_t": report}))
     return 0
 
 

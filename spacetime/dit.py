@@ -54,6 +54,12 @@ class DiTConfig:
     # kernel is about 6x faster (bf16, 1584 x 1024: 0.18 ms against 1.14 ms at 2 threads); folders
     # written before this field existed used "tanh" and load with it (see DiT.from_pretrained).
     gelu_approximate: str = "none"
+    # Also add a learned projection (zero-initialised) of where each token is: Fourier features of
+    # its frame index counted from the clip's first and last frame, and of its place on the canvas
+    # (centred, in units of the short side, and as a fraction of each side). RoPE alone relates
+    # tokens only to each other; "moving left" means starting on the right of the canvas and being
+    # further left in later frames, which needs absolute places. See absolute_position_features.
+    absolute_position: bool = False
     activation_checkpointing: bool = False  # recompute each block in backward to save memory
 
     def __post_init__(self):
@@ -134,6 +140,32 @@ def rope_tables(grid: tuple[int, int, int], split: tuple[int, int, int], theta: 
         angles.append(a.view(shape).expand(*grid, pairs))
     angles = torch.cat(angles, dim=-1).reshape(-1, sum(split))  # (N, head_dim/2)
     return angles.cos(), angles.sin()
+
+
+POSITION_BANDS = 6  # frequencies per coordinate in absolute_position_features
+
+
+def absolute_position_features(grid: tuple[int, int, int], device, bands: int = POSITION_BANDS) -> torch.Tensor:
+    """Fourier features (N, 12 * bands) of each token's absolute place in a (T, h, w) token grid, fp32.
+
+    Time: frame index k from the start and T - 1 - k from the end (periods of 2 to 2**bands
+    frames). Space, per axis of n tokens: the centred position (i + 1/2 - n/2) / min(h, w), in
+    units of the short side as the world's sizes and speeds are, and the fraction (i + 1/2) / n
+    (frequencies pi to pi * 2**(bands-1)). Nothing depends on a maximum size or length.
+    """
+    T, h, w = grid
+    k = torch.arange(T, device=device, dtype=torch.float32)
+    time = torch.stack([k, T - 1 - k], dim=-1)[..., None] * (math.pi / 2 ** torch.arange(bands, device=device))  # (T, 2, bands)
+    space_freqs = math.pi * 2 ** torch.arange(bands, device=device, dtype=torch.float32)
+    per_axis = []
+    for n in (h, w):
+        i = torch.arange(n, device=device, dtype=torch.float32) + 0.5
+        per_axis.append(torch.stack([(i - n / 2) / min(h, w), i / n], dim=-1)[..., None] * space_freqs)  # (n, 2, bands)
+    parts = [time.reshape(T, 1, 1, -1).expand(T, h, w, -1),
+             per_axis[0].reshape(1, h, 1, -1).expand(T, h, w, -1),
+             per_axis[1].reshape(1, 1, w, -1).expand(T, h, w, -1)]
+    angles = torch.cat(parts, dim=-1).reshape(T * h * w, -1)  # (N, 6 * bands)
+    return torch.cat([angles.cos(), angles.sin()], dim=-1)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -288,6 +320,7 @@ class DiT(nn.Module):
         C, D = config.in_channels, config.dim
         patch_voxels = math.prod(config.patch_size)
         self.patch_embed = nn.Linear(C * patch_voxels, D)
+        self.position_embed = nn.Linear(12 * POSITION_BANDS, D) if config.absolute_position else None
         self.time_embed = nn.Sequential(nn.Linear(config.freq_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.block_modulation = nn.Linear(D, 6 * D)  # shared by every block (adaLN-single)
         self.text_embed = nn.Sequential(
@@ -313,7 +346,10 @@ class DiT(nn.Module):
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.time_embed[0].weight, std=0.02)
         nn.init.normal_(self.time_embed[2].weight, std=0.02)
-        for m in (self.block_modulation, self.out_modulation, self.out_proj):
+        # The position projection starts at zero too, so a trained model extended with it computes the same.
+        for m in (self.block_modulation, self.out_modulation, self.out_proj, self.position_embed):
+            if m is None:
+                continue
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
         for block in self.blocks:
@@ -344,6 +380,9 @@ class DiT(nn.Module):
         h = h.view(B, C, Tp, pt, Hp, ph, Wp, pw).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(B, Tp * Hp * Wp, -1)
         dtype = self.patch_embed.weight.dtype  # inputs of the linears follow the weights (autocast may lower)
         h = self.patch_embed(h.to(dtype)).float()  # (B, N, D) fp32 residual stream
+        if self.position_embed is not None:
+            places = absolute_position_features((Tp, Hp, Wp), x.device)  # (N, F)
+            h = h + self.position_embed(places.to(dtype)).float()  # (B, N, D)
 
         # One time embedding per token frame (with pt > 1, a token frame takes its first frame's t).
         t_tok = t[:, ::pt]  # (B, Tp)
@@ -423,6 +462,8 @@ def forward_flops(config: DiTConfig, tokens: int, text_len: int, batch: int = 1)
         + 2 * 2 * N * D * config.mlp_dim  # MLP
     )
     embed = 2 * N * C * D * 2 + 2 * L * (config.text_dim * D + D * D)
+    if config.absolute_position:
+        embed += 2 * N * 12 * POSITION_BANDS * D
     return float(batch * (config.depth * per_block + embed))
 
 

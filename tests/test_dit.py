@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from spacetime.dit import PRESETS, DiT, DiTConfig, apply_rope, attention, forward_flops, preset_table, rope_tables
+from spacetime.dit import (PRESETS, DiT, DiTConfig, absolute_position_features, apply_rope, attention, forward_flops,
+                           preset_table, rope_tables)
 from spacetime.errors import WeightsError
 
 
@@ -123,6 +124,34 @@ def test_rope_scores_depend_only_on_relative_position():
     s3 = qr[at(3, 2, 4)] @ kr[at(4, 3, 3)]
     assert torch.allclose(s1, s2, atol=1e-4) and not torch.allclose(s1, s3, atol=1e-3)
     assert torch.allclose(qr.norm(dim=-1), q.norm().expand(150), atol=1e-4)  # rotations keep norms
+
+
+def test_absolute_position_features_place_every_token():
+    f = absolute_position_features((3, 4, 6), "cpu")  # (N, F), tokens in (t, h, w) order
+    assert f.shape[0] == 72 and torch.isfinite(f).all()
+    assert len({tuple(row.tolist()) for row in f.round(decimals=5)}) == 72  # no two places alike
+    # A clip of one frame: frame 0 is both the first and the last; the same canvas place has the
+    # same features whatever the clip's length.
+    one, three = absolute_position_features((1, 4, 6), "cpu"), f.view(3, 24, -1)
+    half = f.shape[1] // 2
+    time_cols = [c for c in range(f.shape[1]) if c % half < 12]  # the first 2 * 6 angles of each half
+    space_cols = [c for c in range(f.shape[1]) if c % half >= 12]
+    assert torch.allclose(one[:, space_cols], three[2][:, space_cols])
+    assert not torch.allclose(three[0][:, time_cols], three[2][:, time_cols])
+
+
+def test_absolute_position_starts_as_the_model_without_it():
+    from spacetime.train.tasks import with_overrides
+
+    base = randomized(DiT(tiny())).eval()
+    extended, fresh = with_overrides(base, {"absolute_position": True})
+    assert fresh == ["position_embed.bias", "position_embed.weight"]
+    x, t, text, mask = inputs()
+    assert torch.equal(extended.eval()(x, t, text, mask), base(x, t, text, mask))
+    with torch.no_grad():  # trained, it makes a token's output depend on where it is
+        extended.position_embed.weight.normal_(generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(extended(x, t, text, mask), base(x, t, text, mask), atol=1e-3)
+    assert forward_flops(extended.config, 96, 5) > forward_flops(base.config, 96, 5)
 
 
 def test_same_seed_same_model_and_output():

@@ -111,6 +111,17 @@ def test_embedded_quality_measures_images(pipe, tmp_path):
     assert all(o["motion"] == "still" for m in lines for o in m["scene"]["objects"])
 
 
+def test_embedded_quality_vae_ceiling_reads_the_round_trip_of_each_render(pipe, tmp_path):
+    _load("capability_quality")  # the script imports its vae_round_trip from beside it
+    eq = _load("embedded_quality")
+    report, result = eq.measure(pipe, 2, out=tmp_path, log=lambda _: None, vae_ceiling=True)
+    assert result["vae_ceiling"] and report["clips"] == 2 and {"color", "shape", "motion"} <= set(result["rates"])
+    d = pipe.defaults
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [m["frames"] for m in lines] == [round(d["seconds"] * d["fps"])] * 2
+    assert [(m["width"], m["height"]) for m in lines] == [(d["width"], d["height"])] * 2
+
+
 def test_capability_quality_reports_every_task(pipe, tmp_path):
     cq = _load("capability_quality")
     report = cq.measure(pipe, 2, out=tmp_path, log=lambda _: None)
@@ -237,15 +248,20 @@ def test_word_loss_swaps_one_word_and_reads_a_text_blind_model_as_blind(pipe):
     no gap at all, while one that reads it shows one."""
     from types import SimpleNamespace
 
+    from spacetime.world import vocab
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.render import render
 
     wl = _load("word_loss")
     rng = np.random.default_rng(0)
     items = []
-    for _ in range(6):
-        scene, words = wl.clip_of(rng)
+    for i in range(8):
+        centred = i % 2 == 1  # centred clips start near the centre whatever their direction
+        scene, words = wl.clip_of(rng, centred)
         assert words["motion"] in wl.DIRECTIONS
+        start, heading = np.array(scene.objects[0].start), np.array(vocab.DIRECTIONS[words["motion"]])
+        assert np.abs(start).max() <= 0.15 if centred else start @ heading < 0  # else: starts on the far side
+        assert ("slowly" in wl.caption_of(words)) == centred
         right = wl.caption_of(words).split()
         for word in ("color", "shape", "motion"):
             other = wl.caption_of(wl.swapped(words, word, rng)).split()

@@ -193,28 +193,34 @@ class DiTTask:
         return write_video(path.with_suffix(".mp4"), tensor_to_frames(video.float().cpu()), self.config.data.fps)
 
 
+def with_overrides(base: nn.Module, overrides: dict) -> tuple[nn.Module, list[str]]:
+    """A new model of base's class with its config changed by `overrides`, holding every tensor of
+    `base` whose name and shape still match; returns it and the names of the tensors that start fresh."""
+    from dataclasses import replace
+
+    model = type(base)(replace(base.config, **overrides))
+    own = model.state_dict()
+    kept = {k: v for k, v in base.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(kept, strict=False)
+    return model.to(next(base.parameters()).device), sorted(set(own) - set(kept))
+
+
 def model_from_init(model_cls, folder: str, overrides: dict, keep_prefix: str = "") -> nn.Module:
     """The model of `folder`, or with `overrides` its config changed: every tensor whose name and
     shape still match is loaded and the rest start fresh (e.g. a wider VAE decoder under a kept
     encoder). Tensors under `keep_prefix` must all be loaded."""
-    from dataclasses import replace
-
     base = model_cls.from_pretrained(folder)
     if not overrides:
         return base
     try:
-        model = model_cls(replace(base.config, **overrides))
+        model, fresh = with_overrides(base, overrides)
     except (TypeError, ValueError) as e:
         raise RequestError(f"model: cannot apply {overrides} to the model of {folder}: {e}") from None
-    own = model.state_dict()
-    kept = {k: v for k, v in base.state_dict().items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(kept, strict=False)
-    fresh = sorted(set(own) - set(kept))
     if keep_prefix and any(k.startswith(keep_prefix) for k in fresh):
         raise RequestError(f"train.freeze_encoder keeps {folder}'s encoder, but model.overrides {overrides} "
                            "change it; change only decoder fields (decoder_hidden_channels, decoder_num_blocks)")
     if fresh:
-        print(f"model.init {folder}: {len(kept)} tensors loaded, {len(fresh)} start fresh "
+        print(f"model.init {folder}: {len(model.state_dict()) - len(fresh)} tensors loaded, {len(fresh)} start fresh "
               f"(changed by model.overrides): {', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''}", flush=True)
     return model
 
