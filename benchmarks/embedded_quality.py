@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
                                                     [--style short|descriptive|random|paraphrase] [--image]
-                                                    [--vae-ceiling]
+                                                    [--vae-ceiling | --two-pass]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -13,6 +13,10 @@ line. `--out DIR` keeps the clips and a manifest.jsonl that `spacetime world eva
 
 `--image` measures image generation instead: still scenes, one frame each (colour, shape,
 size and presence; nothing moves).
+
+`--two-pass` makes each clip in two passes: an image from the prompt (`Pipeline.image`), then
+image to video from that image and the same prompt (`Pipeline.animate`): the layout is decided
+before the motion, as in image-to-video systems that draw the first frame first.
 
 `--vae-ceiling` generates nothing: each scene's own render, at the same size, length and fps,
 after a VAE round trip, is read the same way: the rates no DiT can beat through this VAE.
@@ -195,18 +199,22 @@ def render_through_vae(pipe, scene, frames: int | None = None):
 
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
             steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
-            vae_ceiling: bool = False) -> tuple[dict, dict]:
+            vae_ceiling: bool = False, two_pass: bool = False) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
     image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
     vae_ceiling=True: no generation; each scene's own render at the default size, length and fps,
-    encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE."""
+    encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE.
+    two_pass=True: text to video in two passes, an image from the prompt, then image to video from
+    that image and the prompt (same seed), so the layout is decided before the motion."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.scene import sample_scene
 
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    if two_pass and (image or vae_ceiling):
+        raise ValueError("two_pass makes clips: it cannot be combined with image or vae_ceiling")
     log = log or (lambda text: print(text, file=sys.stderr))
     d = pipe.defaults
     seconds, aspect = float(d["seconds"]), d["width"] / d["height"]
@@ -224,6 +232,9 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
         prompt = write_prompt(scene, rng, style)
         if vae_ceiling:
             video = render_through_vae(pipe, scene, 1 if image else None)
+        elif two_pass:
+            first = pipe.image(prompt, seed=i, steps=steps, progress=False)
+            video = pipe.animate(first.frames[0], prompt, seed=i, steps=steps, progress=False)
         else:
             video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False)
         name = f"image_{i:04d}.png" if image else f"clip_{i:04d}.mp4"
@@ -236,7 +247,8 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
-    result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "rates": rates,
+    result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "two_pass": two_pass,
+              "rates": rates,
               "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
     return report, result
@@ -251,6 +263,8 @@ def main() -> int:
     parser.add_argument("--image", action="store_true", help="still scenes, one frame each (image generation)")
     parser.add_argument("--vae-ceiling", action="store_true",
                         help="read the scenes' own renders after a VAE round trip instead of generating (the ceiling)")
+    parser.add_argument("--two-pass", action="store_true",
+                        help="text to video as an image from the prompt, then image to video from it")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
@@ -260,7 +274,7 @@ def main() -> int:
     pipe = Pipeline.from_pretrained(args.model)
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
                              steps=args.steps, out=args.out, image=args.image,
-                             vae_ceiling=args.vae_ceiling)
+                             vae_ceiling=args.vae_ceiling, two_pass=args.two_pass)
     print(summary_table(report))
     print(f"clips and manifest: {result.pop('out')}")
     print(json.dumps({"model": args.model or "embedded", **result}))

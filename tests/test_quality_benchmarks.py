@@ -122,6 +122,33 @@ def test_embedded_quality_vae_ceiling_reads_the_round_trip_of_each_render(pipe, 
     assert [(m["width"], m["height"]) for m in lines] == [(d["width"], d["height"])] * 2
 
 
+def test_embedded_quality_two_pass_animates_the_image_drawn_from_the_prompt(pipe, tmp_path, monkeypatch):
+    eq = _load("embedded_quality")
+    images, animated = [], []
+    draw, animate = pipe.image, pipe.animate
+
+    def spy_image(prompt, **kw):
+        result = draw(prompt, **kw)
+        images.append((prompt, result.frames[0].copy()))
+        return result
+
+    def spy_animate(image, prompt, **kw):
+        animated.append((prompt, image))
+        return animate(image, prompt, **kw)
+
+    monkeypatch.setattr(pipe, "image", spy_image)
+    monkeypatch.setattr(pipe, "animate", spy_animate)
+    report, result = eq.measure(pipe, 2, out=tmp_path, log=lambda _: None, two_pass=True)
+    assert result["two_pass"] and report["clips"] == 2 and len(images) == len(animated) == 2
+    for (prompt_image, frame), (prompt_clip, given) in zip(images, animated):
+        assert prompt_image == prompt_clip and frame.ndim == 3 and np.array_equal(given, frame)
+    d = pipe.defaults
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [m["frames"] for m in lines] == [round(d["seconds"] * d["fps"])] * 2
+    with pytest.raises(ValueError, match="two_pass"):
+        eq.measure(pipe, 1, out=tmp_path, log=lambda _: None, two_pass=True, image=True)
+
+
 def test_capability_quality_reports_every_task(pipe, tmp_path):
     cq = _load("capability_quality")
     report = cq.measure(pipe, 2, out=tmp_path, log=lambda _: None)

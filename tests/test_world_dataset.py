@@ -9,7 +9,8 @@ from spacetime.errors import RequestError
 from spacetime.video import read_video
 from spacetime.world.dataset import DEFAULT_SHAPES, WorldClips
 from spacetime.world.export import export_world
-from spacetime.world.scene import Scene
+from spacetime.world import vocab
+from spacetime.world.scene import SCENARIOS, Scene
 
 SHAPES = [(1, 32, 16), (5, 16, 32), (9, 32, 32)]
 
@@ -89,3 +90,31 @@ def test_export_writes_readable_clips_and_manifest(tmp_path):
     assert again.read_text() == manifest.read_text()  # reproducible
     with pytest.raises(RequestError, match="already exists"):
         export_world(tmp_path, 1, progress=False)
+
+
+def test_scenarios_and_motions_narrow_the_stream_for_a_curriculum():
+    ds = WorldClips([(9, 32, 32), (1, 32, 32)], batch_size=4, seed=5, scenarios=("single",), motions=("left", "right"))
+    batches = [ds.batch(i) for i in range(6)]
+    scenes = [json.loads(s) for b in batches for s in b["scene"]]
+    clips = [json.loads(s) for b in batches if b["video"].shape[2] > 1 for s in b["scene"]]
+    images = [json.loads(s) for b in batches if b["video"].shape[2] == 1 for s in b["scene"]]
+    assert clips and images and all(len(s["objects"]) == 1 for s in scenes)
+    assert {o["motion"] for s in clips for o in s["objects"]} == {"left", "right"}
+    assert {o["motion"] for s in images for o in s["objects"]} == {"still"}  # images stay still
+    with pytest.raises(RequestError, match="unknown or no world motions"):
+        WorldClips(SHAPES, motions=("sideways",))
+    with pytest.raises(RequestError, match="unknown or no world scenarios"):
+        WorldClips(SHAPES, scenarios=())
+
+
+def test_train_config_narrows_the_world_stream():
+    from spacetime.train.config import load_config
+    from spacetime.train.tasks import WorldSource
+
+    config = load_config(None, ['data.world_scenarios=["single"]', 'data.world_motions=["up", "down"]',
+                                "data.batch_size=3", "data.shapes=[[9, 32, 32]]"])
+    scenes = [json.loads(s) for i in range(3) for s in WorldSource(config, 0, 1).batch(i)["scene"]]
+    assert {o["motion"] for s in scenes for o in s["objects"]} == {"up", "down"}
+    assert all(len(s["objects"]) == 1 for s in scenes)
+    full = WorldSource(load_config(None, ["data.batch_size=3", "data.shapes=[[9, 32, 32]]"]), 0, 1).clips
+    assert full.motions == vocab.MOTIONS and full.scenarios == SCENARIOS  # empty lists: the whole world

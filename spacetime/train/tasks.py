@@ -36,11 +36,12 @@ class WorldSource:
         from spacetime.world.dataset import WorldClips
 
         d = config.data
+        chosen = {k: tuple(v) for k, v in (("scenarios", d.world_scenarios), ("motions", d.world_motions)) if v}
         self.seed = config.run.seed
         self.rank = rank
         self.clips = WorldClips(shapes=[tuple(s) for s in d.shapes], fps=d.fps, batch_size=d.batch_size,
                                 seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style,
-                                pixels="uint8")
+                                pixels="uint8", **chosen)
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from spacetime.errors import RequestError
+from spacetime.world import vocab
 from spacetime.world.captions import caption
 from spacetime.world.render import MIN_SIDE, render
 from spacetime.world.scene import SCENARIOS, sample_scene
@@ -47,7 +48,8 @@ class WorldClips(torch.utils.data.IterableDataset):
     weights: optional relative frequency of each bucket (default: equal).
     rank, world_size: this process among torchrun's; None reads RANK / WORLD_SIZE (default 0 / 1).
     start_batch: batches of this rank already consumed (to resume a run where it stopped).
-    caption_style, num_objects, scenarios: passed to `caption` and `sample_scene`.
+    caption_style, num_objects, scenarios, motions: passed to `caption` and `sample_scene` (motions
+    for clips only: images are still); fewer scenarios or motions make a curriculum's first stage.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -66,6 +68,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         caption_style: str = "random",
         num_objects=(1, 3),
         scenarios=SCENARIOS,
+        motions=vocab.MOTIONS,
         start_batch: int = 0,
         pixels: str = "float",
     ):
@@ -101,6 +104,11 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.caption_style = caption_style
         self.num_objects = num_objects
         self.scenarios = tuple(scenarios)
+        self.motions = tuple(motions)
+        for name, values, known in (("scenario", self.scenarios, SCENARIOS), ("motion", self.motions, vocab.MOTIONS)):
+            unknown = [v for v in values if v not in known]
+            if unknown or not values:
+                raise RequestError(f"unknown or no world {name}s {unknown or list(values)}; use some of: {', '.join(known)}")
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -135,7 +143,7 @@ class WorldClips(torch.utils.data.IterableDataset):
                                  aspect=width / height, motions=("still",))
         else:
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
-                                 aspect=width / height)
+                                 aspect=width / height, motions=self.motions)
         return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
 
     def __iter__(self):
