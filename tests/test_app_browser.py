@@ -146,9 +146,10 @@ def test_damaged_upload_shows_one_readable_line(page, tmp_path):
 
 def test_concurrent_api_requests_all_finish(server):
     panel = ["model default", 64, "96x96", 2.0, 8, 12, 3.0]  # aspect, short side, size, seconds, fps, steps, guidance
-    jobs = {seed: gradio_client.Client(server, verbose=False).submit(f"ball {seed}", *panel, seed,
-                                                                    api_name="/generate")
-            for seed in (1, 2, 3, 4)}  # four users at once
+    # Four users at once: the clients connect first (each fetches the app's config, slower than a
+    # tiny generation), then all submit, so that the requests meet in the queue.
+    clients = {seed: gradio_client.Client(server, verbose=False) for seed in (1, 2, 3, 4)}
+    jobs = {seed: client.submit(f"ball {seed}", *panel, seed, api_name="/generate") for seed, client in clients.items()}
     waited = set()  # jobs seen waiting behind another one
     deadline = time.monotonic() + 60
     while not all(job.done() for job in jobs.values()) and time.monotonic() < deadline:
