@@ -248,8 +248,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
     result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "two_pass": two_pass,
-              "rates": rates,
-              "gravity_error_median": report.get("gravity_error_median"),
+              "rates": rates, "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
     return report, result
 

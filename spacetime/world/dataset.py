@@ -24,7 +24,7 @@ from spacetime.errors import RequestError
 from spacetime.world import vocab
 from spacetime.world.captions import caption
 from spacetime.world.render import MIN_SIDE, render
-from spacetime.world.scene import SCENARIOS, sample_scene
+from spacetime.world.scene import SCENARIOS, check_world_names, sample_scene
 
 # (frames, height, width): 1 + 4k frames (a causal 4x VAE), sides multiples of 16, aspect 2:1 to 1:2,
 # from one-frame images to 4 seconds at 12 fps; about the same number of pixels per batch row
@@ -105,10 +105,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.num_objects = num_objects
         self.scenarios = tuple(scenarios)
         self.motions = tuple(motions)
-        for name, values, known in (("scenario", self.scenarios, SCENARIOS), ("motion", self.motions, vocab.MOTIONS)):
-            unknown = [v for v in values if v not in known]
-            if unknown or not values:
-                raise RequestError(f"unknown or no world {name}s {unknown or list(values)}; use some of: {', '.join(known)}")
+        check_world_names(scenarios=self.scenarios, motions=self.motions)  # here, not at the first batch
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")

@@ -368,6 +368,18 @@ def _random_object(rng, color: str, shapes, motions, seconds: float, aspect: flo
                        speed=_fitting_speed(rng, motion, str(size), seconds, aspect))
 
 
+def check_world_names(**choices) -> None:
+    """Raise a one-line RequestError unless each of scenarios / backgrounds / shapes / motions
+    (keyword: a sequence of names) is non-empty and made of the world's names."""
+    known = {"scenarios": SCENARIOS, "backgrounds": vocab.BACKGROUNDS, "shapes": vocab.SHAPES,
+             "motions": vocab.MOTIONS}
+    for name, values in choices.items():
+        unknown = [v for v in values if v not in known[name]]
+        if unknown or not values:
+            raise RequestError(f"unknown or no world {name} {unknown or list(values)}; "
+                               f"use some of: {', '.join(known[name])}")
+
+
 def sample_scene(
     rng: np.random.Generator,
     *,
@@ -388,13 +400,7 @@ def sample_scene(
     All randomness comes from `rng`.
     """
     lo, hi = _count_range(num_objects)
-    for name, values, allowed in (
-        ("scenario", scenarios, SCENARIOS), ("background", backgrounds, vocab.BACKGROUNDS),
-        ("shape", shapes, vocab.SHAPES), ("motion", motions, vocab.MOTIONS),
-    ):
-        bad = [v for v in values if v not in allowed]
-        if bad or not values:
-            raise RequestError(f"unknown or empty {name}s {bad or list(values)}; use some of: {', '.join(allowed)}")
+    check_world_names(scenarios=scenarios, backgrounds=backgrounds, shapes=shapes, motions=motions)
     sideways = [m for m in ("left", "right") if m in motions]
     possible = [
         s for s in scenarios
