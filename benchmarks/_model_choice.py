@@ -92,13 +92,14 @@ def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50, lr: float
 
 
 def finetune_on_clips(pipe, minutes: float, draw_batch, clip: tuple[int, float, int], *, first_known: bool = False,
-                      shift: float = 1.0, motion_weight: float = 0.0, lr: float = 1e-4, seed: int = 0,
-                      log_every: int = 50):
+                      mask_probs: dict[str, float] | None = None, shift: float = 1.0, motion_weight: float = 0.0,
+                      lr: float = 1e-4, seed: int = 0, log_every: int = 50):
     """Train pipe.dit (in place) on rendered world clips for `minutes`; returns (EMA copy, steps).
 
     draw_batch(rng) -> (scenes, captions) of one batch; clip = (frames, fps, size) of the square
     renders. Rectified flow as `flow.training_loss` at the folder's noise correlation, 10 % empty
-    prompts, bf16 autocast; the first latent frame given with `first_known`; `finetune_for`'s recipe.
+    prompts, bf16 autocast; the first latent frame given with `first_known`, or random known-frame
+    masks of these kinds with `mask_probs` (`flow.random_known_mask`); `finetune_for`'s recipe.
     """
     import numpy as np
     import torch
@@ -118,10 +119,13 @@ def finetune_on_clips(pipe, minutes: float, draw_batch, clip: tuple[int, float, 
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, T, h, w)
         text, mask = pipe.text_encoder.encode(captions)
-        known = torch.zeros(len(scenes), x0.shape[2], dtype=torch.bool)
-        known[:, 0] = first_known
+        known = None  # training_loss draws random masks of mask_probs' kinds
+        if mask_probs is None:
+            known = torch.zeros(len(scenes), x0.shape[2], dtype=torch.bool)
+            known[:, 0] = first_known
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
+            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, mask_probs=mask_probs,
+                                         generator=generator, shift=shift,
                                          text_drop=0.1, null_text=null_text, null_mask=null_mask,
                                          noise_correlation=rho, motion_weight=motion_weight)
         return loss

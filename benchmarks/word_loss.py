@@ -3,7 +3,7 @@ with that one word swapped, on moving world clips, per noise level. No sampling,
 
     python benchmarks/word_loss.py [--model FOLDER] [--clips 48] [--t 0.5 0.7 0.85 0.95]
                                    [--first-known [--centred]] [--threads 2] [--train-minutes 0]
-                                   [--absolute-position]
+                                   [--absolute-position] [--world-captions] [--train-masks world] [--sample N]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one medium or large object of a random colour and
 shape on a plain background, moving left, right, up or down at the normal speed through the
@@ -30,7 +30,13 @@ rectified flow at the folder's noise correlation, 10 % empty prompts, batch 8, A
 levels) and measures its EMA: a probe of how fast a recipe teaches a
 word. `--absolute-position` first gives the DiT DiTConfig.absolute_position (a zero-initialised
 projection of each token's place in the clip and on the canvas: it computes the same until
-trained). Nothing is saved.
+trained). `--world-captions` and `--train-masks world` train with the world stream's captions (random
+style, synonyms, `spacetime.world.captions`) or known-frame masks (`flow.DEFAULT_MASK_PROBS`)
+instead of the template and the measured mask: which of the probe's differences from
+`spacetime train` matters; `--train-masks none=0.5 first_frame=0.5` trains on another mix of
+`flow.MASK_KINDS`. `--sample N` then samples image to video (`Pipeline.animate`, the model's
+sampling defaults) from the first frames of N fresh clips with their right captions and reports the
+world evaluator's rates: does a word the loss uses reach the samples? Nothing is saved.
 Last line: one JSON object.
 """
 
@@ -139,18 +145,67 @@ def measure(pipe, clips: int, levels: list[float], first_known: bool = False, ba
     return report
 
 
+def sample_motion(pipe, clips: int, centred: bool = False, seed: int = 1) -> dict:
+    """Image to video on fresh clips of clip_of's kind: each clip's first frame and right caption go
+    to Pipeline.animate (the model's sampling defaults, 17 frames), and the world evaluator reads each
+    sample against the clip's scene. Returns the evaluator's rates (motion: the asked direction)."""
+    from spacetime.world.evaluate import evaluate_many
+    from spacetime.world.render import render
+
+    rng, items = np.random.default_rng(10_000 + seed), []
+    for i in range(clips):
+        scene, words = clip_of(rng, centred)
+        video = pipe.animate(render(scene, SIZE, SIZE, FPS, 1)[0], caption_of(words), seed=seed + i, frames=FRAMES,
+                             width=SIZE, height=SIZE, fps=FPS, progress=False)
+        items.append({"frames": video.frames, "fps": video.fps, "positions_known": False, "expected": scene.to_dict()})
+    return {name: round(r["rate"], 3) for name, r in evaluate_many(items)["rates"].items() if r["n"]}
+
+
 def finetune(pipe, minutes: float, first_known: bool = False, lr: float = 1e-4, shift: float = 1.0,
-             seed: int = 123, centred: bool = False) -> int:
-    """Train pipe.dit on fresh clips of clip_of's kind for `minutes`; pipe.dit becomes its EMA. Returns steps."""
+             seed: int = 123, centred: bool = False, world_captions: bool = False,
+             mask_probs: dict[str, float] | None = None) -> int:
+    """Train pipe.dit on fresh clips of clip_of's kind for `minutes`; pipe.dit becomes its EMA. Returns steps.
+
+    world_captions: caption each clip as the world stream does (`world.captions.caption`, random
+    style, synonyms) instead of the one template; mask_probs: random known-frame masks of these
+    kinds (`flow.random_known_mask`; `flow.DEFAULT_MASK_PROBS` as `spacetime train` draws them)
+    instead of the first frame given or none.
+    """
     from _model_choice import finetune_on_clips
+
+    from spacetime.world.captions import caption
 
     def draw_batch(rng):
         drawn = [clip_of(rng, centred) for _ in range(8)]
-        return [scene for scene, _ in drawn], [caption_of(words) for _, words in drawn]
+        captions = [caption(scene, rng) if world_captions else caption_of(words) for scene, words in drawn]
+        return [scene for scene, _ in drawn], captions
 
     pipe.dit, steps = finetune_on_clips(pipe, minutes, draw_batch, (FRAMES, FPS, SIZE), first_known=first_known,
+                                        mask_probs=mask_probs,
                                         shift=shift, lr=lr, seed=seed, log_every=100)
     return steps
+
+
+def parse_mask_probs(parser, items: list[str] | None) -> dict[str, float] | None:
+    """--train-masks: None, flow.DEFAULT_MASK_PROBS for 'world', else {kind: share}; errors name the item."""
+    from spacetime import flow
+
+    if not items:
+        return None
+    if items == ["world"]:
+        return dict(flow.DEFAULT_MASK_PROBS)
+    probs = {}
+    for item in items:
+        kind, _, share = item.partition("=")
+        try:
+            probs[kind] = float(share)
+        except ValueError:
+            parser.error(f"--train-masks takes 'world' or KIND=SHARE items, got {item!r}")
+        if kind not in flow.MASK_KINDS or probs[kind] < 0:
+            parser.error(f"--train-masks: {item!r}; kinds are {', '.join(flow.MASK_KINDS)}, shares >= 0")
+    if sum(probs.values()) <= 0:
+        parser.error("--train-masks: the shares are all 0")
+    return probs
 
 
 def print_report(report: dict, label: str) -> None:
@@ -174,6 +229,14 @@ def main() -> int:
                         help="training noise-level shift of --train-minutes (3: 13.5 %% of steps above t = 0.9)")
     parser.add_argument("--centred", action="store_true",
                         help="clips start near the centre whatever their direction, moving slowly (use with --first-known)")
+    parser.add_argument("--world-captions", action="store_true",
+                        help="--train-minutes with the world's captions (styles, synonyms) instead of the template")
+    parser.add_argument("--train-masks", nargs="+", metavar="KIND=SHARE",
+                        help="--train-minutes with random known-frame masks instead of --first-known's: 'world' "
+                             "(flow.DEFAULT_MASK_PROBS, as spacetime train) or shares of flow.MASK_KINDS, "
+                             "e.g. none=0.5 first_frame=0.5")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="also sample image to video on N fresh clips and report the evaluator's motion rate")
     parser.add_argument("--absolute-position", action="store_true",
                         help="add DiTConfig.absolute_position (zero-initialised) to the DiT first")
     args = parser.parse_args()
@@ -181,6 +244,7 @@ def main() -> int:
         parser.error("--clips must be at least 2 (the standard error needs two)")
     if not all(0 < t <= 1 for t in args.t):
         parser.error("--t takes noise levels in (0, 1]")
+    mask_probs = parse_mask_probs(parser, args.train_masks)
     torch.set_num_threads(args.threads)
 
     from spacetime.pipeline import Pipeline
@@ -193,16 +257,23 @@ def main() -> int:
         pipe.dit, _ = with_overrides(pipe.dit, {"absolute_position": True})
         label += " + absolute positions"
     if args.train_minutes > 0:
-        steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift, centred=args.centred)
-        label += (f", after {steps} steps ({args.train_minutes:g} min, lr {args.lr:g}, shift {args.shift:g}"
-                  f"{', first frame given' if args.first_known else ''})")
+        steps = finetune(pipe, args.train_minutes, args.first_known, args.lr, args.shift, centred=args.centred,
+                         world_captions=args.world_captions, mask_probs=mask_probs)
+        given = f", masks {' '.join(args.train_masks)}" if mask_probs else ", first frame given" if args.first_known else ""
+        label += (f", after {steps} steps ({args.train_minutes:g} min, lr {args.lr:g}, shift {args.shift:g}{given}"
+                  f"{', world captions' if args.world_captions else ''})")
     if args.centred:
         label += ", centred slow clips"
     report = measure(pipe, args.clips, args.t, args.first_known, centred=args.centred)
     print_report(report, label)
+    sampled = sample_motion(pipe, args.sample, args.centred) if args.sample else None
+    if sampled:
+        print(f"  image to video on {args.sample} clips, the right caption: " +
+              ", ".join(f"{name} {rate:.3f}" for name, rate in sampled.items()))
     print(json.dumps({"model": args.model or "embedded", "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
                       "absolute_position": args.absolute_position, "steps": steps, "clips": args.clips, "first_known": args.first_known,
-                      "centred": args.centred, "by_t": report}))
+                      "centred": args.centred, "world_captions": args.world_captions, "train_masks": mask_probs,
+                      "by_t": report, "sampled": sampled}))
     return 0
 
 

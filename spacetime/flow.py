@@ -31,6 +31,7 @@ __all__ = [
     "sample_train_t",
     "random_known_mask",
     "DEFAULT_MASK_PROBS",
+    "MASK_KINDS",
     "training_loss",
     "sigma_schedule",
     "cfg_velocity",
@@ -39,6 +40,10 @@ __all__ = [
     "sample_heun",
 ]
 
+# Kinds of known-frame mask `random_known_mask` draws. The single-frame kinds are the cases where
+# the motion can only come from the text (one frame shows where things are, not where they go);
+# a given span of two or more latent frames already shows the motion.
+MASK_KINDS: tuple[str, ...] = ("none", "first", "last", "both_ends", "middle", "first_frame", "last_frame")
 # Share of training clips given each kind of known-frame mask.
 DEFAULT_MASK_PROBS: dict[str, float] = {
     "none": 0.5,  # text to video
@@ -123,15 +128,16 @@ def random_known_mask(
 ) -> torch.Tensor:
     """Random known-frame masks (B, T) bool for training; True = frame is given (clean).
 
-    Kinds (see DEFAULT_MASK_PROBS): "none"; "first" k frames; "last" k frames;
-    "both_ends" (first k and last m); "middle" (one span strictly inside the clip).
-    Span lengths are uniform; at least one frame always stays unknown, and a one-frame
-    clip is never conditioned.
+    Kinds (MASK_KINDS; default shares DEFAULT_MASK_PROBS): "none"; "first" k frames; "last" k
+    frames; "both_ends" (first k and last m); "middle" (one span strictly inside the clip);
+    "first_frame" and "last_frame": exactly the first or the last latent frame (image to video,
+    a clip that ends on an image). Span lengths are uniform; at least one frame always stays
+    unknown, and a one-frame clip is never conditioned.
     """
     probs = DEFAULT_MASK_PROBS if probs is None else probs
-    unknown = sorted(set(probs) - set(DEFAULT_MASK_PROBS))
+    unknown = sorted(set(probs) - set(MASK_KINDS))
     if unknown or not probs or any(p < 0 for p in probs.values()) or sum(probs.values()) <= 0:
-        raise ValueError(f"probs must map kinds of {sorted(DEFAULT_MASK_PROBS)} to non-negative weights, got {probs}")
+        raise ValueError(f"probs must map kinds of {list(MASK_KINDS)} to non-negative weights, got {probs}")
     kinds = list(probs)
     weights = torch.tensor([float(probs[k]) for k in kinds])
     mask = torch.zeros(batch, frames, dtype=torch.bool)
@@ -144,7 +150,11 @@ def random_known_mask(
 
     for b in range(batch):
         kind = kinds[int(choice[b])]
-        if kind == "first":
+        if kind == "first_frame":
+            mask[b, 0] = True
+        elif kind == "last_frame":
+            mask[b, -1] = True
+        elif kind == "first":
             mask[b, : randint(1, frames - 1)] = True
         elif kind == "last":
             mask[b, frames - randint(1, frames - 1) :] = True

@@ -314,3 +314,47 @@ def test_word_loss_swaps_one_word_and_reads_a_text_blind_model_as_blind(pipe):
     some = wl.measure(SimpleNamespace(**stand_in, dit=reading), 2, [0.7], batch=2)["0.7"]
     assert all(none[v]["gap_pct"] == 0 and none[v]["wins"] == 0 for v in ("color", "shape", "motion", "empty"))
     assert any(abs(some[v]["gap_pct"]) > 0.01 for v in ("color", "shape", "motion"))
+
+    sampled = wl.sample_motion(pipe, 2, centred=True)  # image to video from each clip's first frame
+    assert 0 <= sampled["motion"] <= 1 and "moves" in sampled
+
+
+def test_word_loss_probe_can_train_on_the_world_streams_captions_and_masks(pipe, monkeypatch):
+    """word_loss.py --world-captions --train-masks world: the fine-tuning batches carry world
+    captions (not the one template) and flow's random known-frame masks (not the measured first frame)."""
+    from types import SimpleNamespace
+
+    from spacetime import flow
+
+    _load("_model_choice")  # word_loss imports it by name, as when run from benchmarks/
+    wl = _load("word_loss")
+    captions, mask_kinds = [], []
+
+    class Recording:
+        def encode(self, prompts):
+            captions.extend(p for p in prompts if p)
+            return pipe.text_encoder.encode(prompts)
+
+    def recording_mask(batch, frames, generator=None, probs=None, device=None):
+        mask_kinds.append(probs)
+        return random_known_mask(batch, frames, generator=generator, probs=probs, device=device)
+
+    random_known_mask = flow.random_known_mask
+    monkeypatch.setattr(flow, "random_known_mask", recording_mask)
+    probe = SimpleNamespace(vae=pipe.vae, text_encoder=Recording(), dit=copy.deepcopy(pipe.dit), defaults={})
+    import argparse
+
+    mask_probs = wl.parse_mask_probs(argparse.ArgumentParser(), ["world"])
+    assert mask_probs == flow.DEFAULT_MASK_PROBS
+    assert wl.parse_mask_probs(argparse.ArgumentParser(), ["none=1", "first_frame=3"]) == {"none": 1, "first_frame": 3}
+    with pytest.raises(SystemExit):
+        wl.parse_mask_probs(argparse.ArgumentParser(), ["sideways=1"])
+    steps = wl.finetune(probe, 0.0001, first_known=True, world_captions=True, mask_probs=mask_probs)
+    assert steps == 1 and len(captions) == 8
+    assert not any(c.endswith(" background") and " moving " in c for c in captions)  # the template's form
+    assert mask_kinds == [flow.DEFAULT_MASK_PROBS]
+
+    captions.clear(), mask_kinds.clear()
+    probe.dit = copy.deepcopy(pipe.dit)
+    wl.finetune(probe, 0.0001, first_known=True)
+    assert all(c.endswith(" background") and " moving " in c for c in captions) and mask_kinds == []

@@ -77,6 +77,11 @@ def test_config_errors_name_the_key():
         load_config(None, ["train.object_weight=-1"])
     with pytest.raises(ConfigError, match="train.motion_weight must be >= 0"):
         load_config(None, ["train.motion_weight=-1"])
+    with pytest.raises(ConfigError, match="train.mask_probs must map kinds of"):
+        load_config(None, ['train.mask_probs={sideways = 1.0}'])
+    with pytest.raises(ConfigError, match="train.mask_probs must map kinds of"):
+        load_config(None, ['train.mask_probs={first_frame = 0}'])
+    assert load_config(None, ['train.mask_probs={none = 0.5, first_frame = 0.5}']).train.mask_probs["first_frame"] == 0.5
     with pytest.raises(ConfigError, match="train.data_echo must be >= 1"):
         load_config(None, ["train.data_echo=0"])
     with pytest.raises(ConfigError, match="train.time_budget must be >= 0"):
