@@ -201,10 +201,10 @@ def parse_mask_probs(parser, items: list[str] | None) -> dict[str, float] | None
             probs[kind] = float(share)
         except ValueError:
             parser.error(f"--train-masks takes 'world' or KIND=SHARE items, got {item!r}")
-        if kind not in flow.MASK_KINDS or probs[kind] < 0:
-            parser.error(f"--train-masks: {item!r}; kinds are {', '.join(flow.MASK_KINDS)}, shares >= 0")
-    if sum(probs.values()) <= 0:
-        parser.error("--train-masks: the shares are all 0")
+    try:
+        flow.check_mask_probs(probs)
+    except ValueError as e:
+        parser.error(f"--train-masks: {e}")
     return probs
 
 

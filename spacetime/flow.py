@@ -32,6 +32,7 @@ __all__ = [
     "random_known_mask",
     "DEFAULT_MASK_PROBS",
     "MASK_KINDS",
+    "check_mask_probs",
     "training_loss",
     "sigma_schedule",
     "cfg_velocity",
@@ -119,6 +120,15 @@ def sample_train_t(
     return t.to(device)[:, None].expand(batch, frames).contiguous()  # (B, T)
 
 
+def check_mask_probs(probs: dict[str, float]) -> None:
+    """ValueError unless `probs` maps kinds of MASK_KINDS to non-negative weights, not all 0."""
+    weights = list(probs.values())
+    if set(probs) - set(MASK_KINDS) or not all(isinstance(w, (int, float)) and w >= 0 for w in weights) \
+            or sum(weights) <= 0:
+        raise ValueError(f"mask_probs must map kinds of {list(MASK_KINDS)} to non-negative weights (not all 0), "
+                         f"got {probs}")
+
+
 def random_known_mask(
     batch: int,
     frames: int,
@@ -135,9 +145,7 @@ def random_known_mask(
     unknown, and a one-frame clip is never conditioned.
     """
     probs = DEFAULT_MASK_PROBS if probs is None else probs
-    unknown = sorted(set(probs) - set(MASK_KINDS))
-    if unknown or not probs or any(p < 0 for p in probs.values()) or sum(probs.values()) <= 0:
-        raise ValueError(f"probs must map kinds of {list(MASK_KINDS)} to non-negative weights, got {probs}")
+    check_mask_probs(probs)
     kinds = list(probs)
     weights = torch.tensor([float(probs[k]) for k in kinds])
     mask = torch.zeros(batch, frames, dtype=torch.bool)

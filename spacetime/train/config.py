@@ -154,13 +154,12 @@ class TrainConfig:
         if t.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {t.lr}")
         if t.mask_probs:
-            from spacetime.flow import MASK_KINDS
+            from spacetime.flow import check_mask_probs
 
-            weights = list(t.mask_probs.values())
-            if set(t.mask_probs) - set(MASK_KINDS) or not all(isinstance(w, (int, float)) and w >= 0 for w in weights) \
-                    or sum(weights) <= 0:
-                raise ConfigError(f"train.mask_probs must map kinds of {list(MASK_KINDS)} to non-negative weights "
-                                  f"(not all 0), got {t.mask_probs}")
+            try:
+                check_mask_probs(t.mask_probs)
+            except ValueError as e:
+                raise ConfigError(f"train.{e}") from None
         if (self.model.kind == "toy") != (self.data.source == "toy"):
             raise ConfigError("model.kind = 'toy' and data.source = 'toy' go together (the machinery check)")
         if self.data.source not in ("world", "toy") and not self.data.path:
