@@ -131,3 +131,18 @@ def finetune_on_clips(pipe, minutes: float, draw_batch, clip: tuple[int, float, 
         return loss
 
     return finetune_for(pipe.dit, minutes, batch_loss, log_every=log_every, lr=lr)
+
+
+def run_benchmark(main) -> None:
+    """Run a benchmark's main() as `spacetime` runs a command: a user's mistake (a folder that is not
+    a model, a broken video) is one line on stderr and exit status 2, not a traceback."""
+    import sys
+
+    from spacetime.errors import SpacetimeError
+
+    try:
+        code = main()
+    except SpacetimeError as e:
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        code = 2
+    sys.exit(code or 0)

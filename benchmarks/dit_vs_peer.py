@@ -177,4 +177,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _model_choice import run_benchmark  # beside this script
+
+    run_benchmark(main)

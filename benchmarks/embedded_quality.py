@@ -281,4 +281,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _model_choice import run_benchmark  # beside this script
+
+    run_benchmark(main)

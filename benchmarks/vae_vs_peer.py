@@ -147,4 +147,6 @@ def _fmt(value) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _model_choice import run_benchmark  # beside this script
+
+    run_benchmark(main)

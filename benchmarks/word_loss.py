@@ -2,7 +2,7 @@
 with that one word swapped, on moving world clips, per noise level. No sampling, no evaluator.
 
     python benchmarks/word_loss.py [--model FOLDER] [--clips 48] [--t 0.5 0.7 0.85 0.95]
-                                   [--first-known [--centred]] [--threads 2] [--train-minutes 0]
+                                   [--first-known [--centred] | --middle-known] [--threads 2] [--train-minutes 0]
                                    [--absolute-position] [--world-captions] [--train-masks world] [--sample N]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one medium or large object of a random colour and
@@ -21,7 +21,10 @@ and only the others are scored. Add `--centred` to it: by default an object star
 it moves away from, so a model that knows where on the canvas the first frame's object is can
 read the direction from it and need not read the word; `--centred` clips start within 0.15 s of
 the centre whatever their direction and move slowly (captioned "... moving left slowly ..."), so
-given where the object starts, only the word tells where it is later.
+given where the object starts, only the word tells where it is later. `--middle-known` gives the
+middle latent frame instead: the default clips pass the centre mid-clip whatever their direction,
+so there too only the word tells where the object was and goes (configs/embedded_dit_middle_frame.toml
+trains mostly this case).
 
 `--train-minutes M` first fine-tunes the folder's DiT for M minutes of wall time on clips of the
 same kind (fresh ones, the right captions; the first latent frame given with `--first-known`;
@@ -44,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import numpy as np
 import torch
@@ -95,8 +97,10 @@ def swapped(words: dict, word: str, rng: np.random.Generator) -> dict:
 
 
 def measure(pipe, clips: int, levels: list[float], first_known: bool = False, batch: int = 8, seed: int = 0,
-            centred: bool = False) -> dict:
-    """Paired losses per caption variant, clip and noise level -> gap and wins per swapped word."""
+            centred: bool = False, middle_known: bool = False) -> dict:
+    """Paired losses per caption variant, clip and noise level -> gap and wins per swapped word.
+
+    first_known / middle_known: that latent frame is given clean and the others are scored."""
     from spacetime import flow
     from spacetime.video.convert import frames_to_tensor
     from spacetime.world.render import render
@@ -115,14 +119,17 @@ def measure(pipe, clips: int, levels: list[float], first_known: bool = False, ba
         for word in ("color", "shape", "motion"):
             captions[word] = [caption_of(swapped(w, word, rng)) for _, w in drawn]
         texts = {v: pipe.text_encoder.encode(captions[v]) for v in variants}
-        scored = slice(1, None) if first_known else slice(None)
+        given = 0 if first_known else T // 2 if middle_known else None  # the clean latent frame
+        scored = torch.ones(T, dtype=torch.bool)  # (T,) the frames the loss counts
+        if given is not None:
+            scored[given] = False
         for t in levels:
             total = {v: torch.zeros(B) for v in variants}
             for _ in range(2):
                 eps = flow.frame_correlated_noise(x0.shape, rho, generator)
                 t_frames = torch.full((B, T), t)
-                if first_known:
-                    t_frames[:, 0] = 0.0
+                if given is not None:
+                    t_frames[:, given] = 0.0
                 x_t = flow.noise(x0, eps, t_frames)
                 for v in variants:
                     text, mask = texts[v]
@@ -222,6 +229,8 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=48)
     parser.add_argument("--t", type=float, nargs="+", default=[0.5, 0.7, 0.85, 0.95])
     parser.add_argument("--first-known", action="store_true", help="give the first latent frame (image to video)")
+    parser.add_argument("--middle-known", action="store_true",
+                        help="give the middle latent frame (measurement only; the default clips cross the centre then)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-minutes", type=float, default=0.0, help="fine-tune first, for this long")
     parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate of --train-minutes")
@@ -242,6 +251,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.clips < 2:
         parser.error("--clips must be at least 2 (the standard error needs two)")
+    if args.middle_known and (args.first_known or args.centred):
+        parser.error("--middle-known replaces --first-known [--centred]: give one of them")
     if not all(0 < t <= 1 for t in args.t):
         parser.error("--t takes noise levels in (0, 1]")
     mask_probs = parse_mask_probs(parser, args.train_masks)
@@ -264,7 +275,9 @@ def main() -> int:
                   f"{', world captions' if args.world_captions else ''})")
     if args.centred:
         label += ", centred slow clips"
-    report = measure(pipe, args.clips, args.t, args.first_known, centred=args.centred)
+    if args.middle_known:
+        label += ", middle frame given"
+    report = measure(pipe, args.clips, args.t, args.first_known, centred=args.centred, middle_known=args.middle_known)
     print_report(report, label)
     sampled = sample_motion(pipe, args.sample, args.centred) if args.sample else None
     if sampled:
@@ -272,10 +285,12 @@ def main() -> int:
               ", ".join(f"{name} {rate:.3f}" for name, rate in sampled.items()))
     print(json.dumps({"model": args.model or "embedded", "train_minutes": args.train_minutes, "lr": args.lr, "shift": args.shift,
                       "absolute_position": args.absolute_position, "steps": steps, "clips": args.clips, "first_known": args.first_known,
-                      "centred": args.centred, "world_captions": args.world_captions, "train_masks": mask_probs,
+                      "middle_known": args.middle_known, "centred": args.centred, "world_captions": args.world_captions, "train_masks": mask_probs,
                       "by_t": report, "sampled": sampled}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _model_choice import run_benchmark  # beside this script
+
+    run_benchmark(main)

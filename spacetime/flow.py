@@ -43,8 +43,13 @@ __all__ = [
 
 # Kinds of known-frame mask `random_known_mask` draws. The single-frame kinds are the cases where
 # the motion can only come from the text (one frame shows where things are, not where they go);
-# a given span of two or more latent frames already shows the motion.
-MASK_KINDS: tuple[str, ...] = ("none", "first", "last", "both_ends", "middle", "first_frame", "last_frame")
+# a given span of two or more latent frames already shows the motion. Where a world clip's objects
+# start is chosen to keep them in frame, so a first or last frame still hints at the direction (an
+# object on the left edge moves right); at the middle frame the place of an object says nothing
+# about its direction, so "middle_frame" leaves the motion to the text alone.
+MASK_KINDS: tuple[str, ...] = (
+    "none", "first", "last", "both_ends", "middle", "first_frame", "last_frame", "middle_frame",
+)
 # Share of training clips given each kind of known-frame mask.
 DEFAULT_MASK_PROBS: dict[str, float] = {
     "none": 0.5,  # text to video
@@ -140,8 +145,8 @@ def random_known_mask(
 
     Kinds (MASK_KINDS; default shares DEFAULT_MASK_PROBS): "none"; "first" k frames; "last" k
     frames; "both_ends" (first k and last m); "middle" (one span strictly inside the clip);
-    "first_frame" and "last_frame": exactly the first or the last latent frame (image to video,
-    a clip that ends on an image). Span lengths are uniform; at least one frame always stays
+    "first_frame", "last_frame", "middle_frame": exactly the first, the last or the middle latent
+    frame (frames // 2): image to video, a clip that ends on an image, one keyframe. Span lengths are uniform; at least one frame always stays
     unknown, and a one-frame clip is never conditioned.
     """
     probs = DEFAULT_MASK_PROBS if probs is None else probs
@@ -162,6 +167,8 @@ def random_known_mask(
             mask[b, 0] = True
         elif kind == "last_frame":
             mask[b, -1] = True
+        elif kind == "middle_frame":
+            mask[b, frames // 2] = True
         elif kind == "first":
             mask[b, : randint(1, frames - 1)] = True
         elif kind == "last":

@@ -46,7 +46,7 @@ def test_train_t_is_logit_normal_shifted_and_shared_by_frames():
     assert torch.allclose(t_shifted, flow.time_shift(t, 3.0)) and t_shifted.mean() > t.mean() + 0.1
 
 
-@pytest.mark.parametrize("kind", ["first", "last", "both_ends", "middle", "none", "first_frame", "last_frame"])
+@pytest.mark.parametrize("kind", flow.MASK_KINDS)
 def test_known_masks_of_each_kind(kind):
     gen = torch.Generator().manual_seed(0)
     mask = flow.random_known_mask(200, 6, generator=gen, probs={kind: 1.0})
@@ -56,8 +56,9 @@ def test_known_masks_of_each_kind(kind):
         assert counts.sum() == 0
         return
     assert (counts >= 1).all()
-    if kind in ("first_frame", "last_frame"):  # exactly one latent frame: the motion is the text's to tell
-        assert (counts == 1).all() and mask[:, 0 if kind == "first_frame" else -1].all()
+    single = {"first_frame": 0, "last_frame": 5, "middle_frame": 3}
+    if kind in single:  # exactly one latent frame: the motion is the text's to tell
+        assert (counts == 1).all() and mask[:, single[kind]].all()
         return
     for row in mask.tolist():
         flips = sum(a != b for a, b in zip(row, row[1:]))

@@ -298,8 +298,9 @@ def test_word_loss_swaps_one_word_and_reads_a_text_blind_model_as_blind(pipe):
     assert evaluate_many(items)["rates"]["motion"]["rate"] == 1.0
 
     report = wl.measure(pipe, 3, [0.5, 1.0], batch=2)
-    assert set(report) == {"0.5", "1.0"}
-    for row in report.values():
+    middle = wl.measure(pipe, 3, [0.5, 1.0], batch=2, middle_known=True)  # the middle frame given: others scored
+    assert set(report) == set(middle) == {"0.5", "1.0"} and middle["0.5"]["loss"] != report["0.5"]["loss"]
+    for row in [*report.values(), *middle.values()]:
         assert row["loss"] > 0 and all(np.isfinite(row[v]["gap_pct"]) for v in ("color", "shape", "motion", "empty"))
     json.dumps(report, allow_nan=False)
 
@@ -358,3 +359,14 @@ def test_word_loss_probe_can_train_on_the_world_streams_captions_and_masks(pipe,
     probe.dit = copy.deepcopy(pipe.dit)
     wl.finetune(probe, 0.0001, first_known=True)
     assert all(c.endswith(" background") and " moving " in c for c in captions) and mask_kinds == []
+
+
+def test_a_benchmark_given_a_folder_that_is_no_model_says_so_in_one_line(tmp_path):
+    """benchmarks/*.py end like `spacetime` commands: a user's mistake is one line and status 2."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "word_loss.py"), "--model", str(tmp_path),
+                             "--clips", "2", "--threads", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"word_loss.py: error: {tmp_path / 'model_index.json'} is missing; "
+                                                  f"{tmp_path} is not a spacetime model folder (see `spacetime export`)"]
