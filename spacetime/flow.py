@@ -146,8 +146,8 @@ def random_known_mask(
     Kinds (MASK_KINDS; default shares DEFAULT_MASK_PROBS): "none"; "first" k frames; "last" k
     frames; "both_ends" (first k and last m); "middle" (one span strictly inside the clip);
     "first_frame", "last_frame", "middle_frame": exactly the first, the last or the middle latent
-    frame (frames // 2): image to video, a clip that ends on an image, one keyframe. Span lengths are uniform; at least one frame always stays
-    unknown, and a one-frame clip is never conditioned.
+    frame (frames // 2): image to video, a clip that ends on an image, one keyframe. Span lengths
+    are uniform; at least one frame always stays unknown, and a one-frame clip is never conditioned.
     """
     probs = DEFAULT_MASK_PROBS if probs is None else probs
     check_mask_probs(probs)
@@ -161,14 +161,11 @@ def random_known_mask(
     def randint(low: int, high: int) -> int:  # inclusive bounds
         return int(torch.randint(low, high + 1, (1,), generator=_cpu(generator)))
 
+    single_frame = {"first_frame": 0, "middle_frame": frames // 2, "last_frame": frames - 1}  # kind -> index
     for b in range(batch):
         kind = kinds[int(choice[b])]
-        if kind == "first_frame":
-            mask[b, 0] = True
-        elif kind == "last_frame":
-            mask[b, -1] = True
-        elif kind == "middle_frame":
-            mask[b, frames // 2] = True
+        if kind in single_frame:
+            mask[b, single_frame[kind]] = True
         elif kind == "first":
             mask[b, : randint(1, frames - 1)] = True
         elif kind == "last":
