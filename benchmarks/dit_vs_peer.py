@@ -14,6 +14,7 @@ training step) / time / the matmul peak measured in this run for the same dtype.
 
     python benchmarks/dit_vs_peer.py                  # width 256, 8 layers, 1584 tokens, fp32
     python benchmarks/dit_vs_peer.py --dtype bf16
+    python benchmarks/dit_vs_peer.py --dtype bf16 --compile    # both models' blocks compiled
 
 Prints a table, then one JSON object as its last line.
 """
@@ -67,6 +68,8 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: what torch uses already)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile each transformer block of both models first (as train.compile does)")
     args = p.parse_args()
 
     from diffusers import WanTransformer3DModel
@@ -87,6 +90,9 @@ def main() -> None:
         in_channels=args.channels, out_channels=args.channels, text_dim=args.text_dim, freq_dim=256,
         ffn_dim=config.mlp_dim, num_layers=args.depth,
     )
+    if args.compile:  # both sides alike; compiling happens in the warm-up calls
+        for block in [*ours.blocks, *peer.blocks]:
+            block.compile()
     T, H, W = args.latent
     B = args.batch
     tokens = T * (H // 2) * (W // 2)
@@ -166,6 +172,7 @@ def main() -> None:
         "mfu": round(flops / fwd_ours / peak, 3),
         "train_mfu": round(3 * flops / train_ours / peak, 3),
         "reps": args.reps,
+        "compiled": args.compile,
     }
     print(f"{'':10}{'ours':>10}{'peer':>10}{'speedup':>10}")
     print(f"{'fwd s':10}{fwd_ours:10.3f}{fwd_peer:10.3f}{result['fwd_speedup']:10.2f}")

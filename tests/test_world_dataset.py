@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,3 +119,29 @@ def test_train_config_narrows_the_world_stream():
     assert all(len(s["objects"]) == 1 for s in scenes)
     full = WorldSource(load_config(None, ["data.batch_size=3", "data.shapes=[[9, 32, 32]]"]), 0, 1).clips
     assert full.motions == vocab.MOTIONS and full.scenarios == SCENARIOS  # empty lists: the whole world
+
+
+def test_centre_start_hides_the_direction_in_the_first_frame():
+    from spacetime.train.config import load_config
+    from spacetime.train.tasks import WorldSource
+    from spacetime.world.scene import world_positions
+
+    overrides = ['data.world_scenarios=["single"]', 'data.world_motions=["left", "right"]',
+                 "data.batch_size=8", "data.shapes=[[17, 64, 64]]"]
+    centred = WorldSource(load_config(None, overrides + ['data.world_start="centre"']), 0, 1)
+    placed = WorldSource(load_config(None, overrides), 0, 1)
+    for source, near_centre in ((centred, True), (placed, False)):
+        scenes = [Scene.from_json(s) for i in range(4) for s in source.batch(i)["scene"]]
+        starts = np.array([world_positions(s, [0.0])[0, 0] for s in scenes])  # (clips, 2)
+        rightward = np.array([s.objects[0].motion == "right" for s in scenes])
+        assert rightward.any() and (~rightward).any()
+        # WORLD.md's placement keeps the object in frame, so rightward movers start further left
+        # on average; from the centre, where it starts says nothing about its direction.
+        assert (np.abs(starts).max() <= 0.15) == near_centre
+        assert (starts[rightward, 0].mean() < starts[~rightward, 0].mean() - 0.1) == (not near_centre)
+        if near_centre:
+            assert {s.objects[0].speed for s in scenes} == {"slowly"}
+    with pytest.raises(RequestError, match="needs scenarios"):
+        WorldClips(SHAPES, start="centre")
+    with pytest.raises(RequestError, match="start must be one of"):
+        WorldClips(SHAPES, scenarios=("single",), start="middle")

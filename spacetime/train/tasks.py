@@ -41,7 +41,7 @@ class WorldSource:
         self.rank = rank
         self.clips = WorldClips(shapes=[tuple(s) for s in d.shapes], fps=d.fps, batch_size=d.batch_size,
                                 seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style,
-                                pixels="uint8", **chosen)
+                                pixels="uint8", start=d.world_start, **chosen)
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))

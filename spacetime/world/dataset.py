@@ -24,7 +24,7 @@ from spacetime.errors import RequestError
 from spacetime.world import vocab
 from spacetime.world.captions import caption
 from spacetime.world.render import MIN_SIDE, render
-from spacetime.world.scene import SCENARIOS, check_world_names, sample_scene
+from spacetime.world.scene import SCENARIOS, check_start, check_world_names, sample_scene
 
 # (frames, height, width): 1 + 4k frames (a causal 4x VAE), sides multiples of 16, aspect 2:1 to 1:2,
 # from one-frame images to 4 seconds at 12 fps; about the same number of pixels per batch row
@@ -50,6 +50,8 @@ class WorldClips(torch.utils.data.IterableDataset):
     start_batch: batches of this rank already consumed (to resume a run where it stopped).
     caption_style, num_objects, scenarios, motions: passed to `caption` and `sample_scene` (motions
     for clips only: images are still); fewer scenarios or motions make a curriculum's first stage.
+    start: "anywhere" (WORLD.md's placement), or "centre" (with scenarios ["single"]): a straight-line
+    mover starts by the centre and moves slowly, so a clip's first frame does not tell its direction.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -71,6 +73,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         motions=vocab.MOTIONS,
         start_batch: int = 0,
         pixels: str = "float",
+        start: str = "anywhere",
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -106,6 +109,8 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.scenarios = tuple(scenarios)
         self.motions = tuple(motions)
         check_world_names(scenarios=self.scenarios, motions=self.motions)  # here, not at the first batch
+        check_start(start, self.scenarios)
+        self.start = start
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -140,7 +145,7 @@ class WorldClips(torch.utils.data.IterableDataset):
                                  aspect=width / height, motions=("still",))
         else:
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
-                                 aspect=width / height, motions=self.motions)
+                                 aspect=width / height, motions=self.motions, start=self.start)
         return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
 
     def __iter__(self):

@@ -390,17 +390,22 @@ def sample_scene(
     backgrounds=tuple(vocab.BACKGROUNDS),
     shapes=vocab.SHAPES,
     motions=vocab.MOTIONS,
+    start: str = "anywhere",
 ) -> Scene:
     """A random scene of one of `scenarios` with `num_objects` (an int or an inclusive (min, max)).
 
     Start positions are chosen so that objects stay (mostly) in a canvas of `aspect`
-    (width / height) for `seconds`. Scenarios: single (one object), multi (2-3 objects,
+    (width / height) for `seconds`. `start="centre"` (single-object scenes only) instead starts
+    an object that moves in a straight line within 0.15 s of the centre and moves it slowly, so
+    that its first frame does not tell its direction (an object that starts by the left edge
+    can only move right); it may leave the frame in clips longer than about 2 s. Scenarios: single (one object), multi (2-3 objects,
     each its own motion), collide (two circles meet head-on), pillar (an object passes
     behind the pillar), trail (objects paint their path), pan (camera pan over the floor).
     All randomness comes from `rng`.
     """
     lo, hi = _count_range(num_objects)
     check_world_names(scenarios=scenarios, backgrounds=backgrounds, shapes=shapes, motions=motions)
+    check_start(start, scenarios)
     sideways = [m for m in ("left", "right") if m in motions]
     possible = [
         s for s in scenarios
@@ -451,7 +456,25 @@ def sample_scene(
             obj.speed = _fitting_speed(rng, obj.motion, obj.size, seconds, aspect)
             obj.trail = len(scene.objects) == 0 or bool(rng.integers(2))
         scene.objects.append(obj)
-    return place_objects(scene, rng, seconds=seconds, aspect=aspect)
+    place_objects(scene, rng, seconds=seconds, aspect=aspect)
+    if start == "centre":
+        for obj in scene.objects:
+            if obj.motion in vocab.DIRECTIONS:
+                obj.speed = "slowly"
+                obj.start = tuple(float(v) for v in rng.uniform(-_CENTRE_JITTER, _CENTRE_JITTER, 2))
+    return scene
+
+
+STARTS: tuple[str, ...] = ("anywhere", "centre")
+_CENTRE_JITTER = 0.15  # s: how far from the centre a start="centre" object may start
+
+
+def check_start(start: str, scenarios) -> None:
+    """A RequestError unless `start` is one of STARTS and fits `scenarios` (see sample_scene)."""
+    if start not in STARTS:
+        raise RequestError(f"start must be one of {list(STARTS)}, got {start!r}")
+    if start == "centre" and tuple(scenarios) != ("single",):
+        raise RequestError(f"start 'centre' places one object; it needs scenarios ['single'], not {list(scenarios)}")
 
 
 _OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
