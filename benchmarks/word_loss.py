@@ -23,8 +23,8 @@ read the direction from it and need not read the word; `--centred` clips start w
 the centre whatever their direction and move slowly (captioned "... moving left slowly ..."), so
 given where the object starts, only the word tells where it is later. `--middle-known` gives the
 middle latent frame instead: the default clips pass the centre mid-clip whatever their direction,
-so there too only the word tells where the object was and goes (configs/embedded_dit_middle_frame.toml
-trains mostly this case).
+but that latent frame spans four pixel frames (the causal VAE), so it shows the motion and the
+word is not needed there (MODEL.md, "The first frame from the centre").
 
 `--train-minutes M` first fine-tunes the folder's DiT for M minutes of wall time on clips of the
 same kind (fresh ones, the right captions; the first latent frame given with `--first-known`;

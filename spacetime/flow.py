@@ -41,12 +41,12 @@ __all__ = [
     "sample_heun",
 ]
 
-# Kinds of known-frame mask `random_known_mask` draws. The single-frame kinds are the cases where
-# the motion can only come from the text (one frame shows where things are, not where they go);
-# a given span of two or more latent frames already shows the motion. Where a world clip's objects
-# start is chosen to keep them in frame, so a first or last frame still hints at the direction (an
-# object on the left edge moves right); at the middle frame the place of an object says nothing
-# about its direction, so "middle_frame" leaves the motion to the text alone.
+# Kinds of known-frame mask `random_known_mask` draws. With the causal 4x VAE only the first latent
+# frame is one instant (pixel frame 0); latent frame k >= 1 spans pixel frames 4k - 3 to 4k, so a
+# given middle or last latent frame already shows which way things move. "first_frame" is thus the
+# one case where the motion must come from the text, and only where a clip's first frame does not
+# give it away: the world keeps objects in frame, so one starting by the left edge moves right
+# (WorldClips(start="centre") draws clips where it does not). "middle_frame" is the keyframe case.
 MASK_KINDS: tuple[str, ...] = (
     "none", "first", "last", "both_ends", "middle", "first_frame", "last_frame", "middle_frame",
 )
