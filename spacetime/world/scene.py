@@ -283,6 +283,8 @@ def object_states(scene: Scene, times, aspect: float = 1.0) -> list[ObjectTrack]
 # the random scene sampler
 # ----------------------------------------------------------------------------------------
 _MARGIN = 0.03  # s kept between an object and the canvas border at its start and end
+STARTS: tuple[str, ...] = ("anywhere", "centre")  # sample_scene's placements
+_CENTRE_JITTER = 0.15  # s: how far from the centre a start="centre" object may start
 
 
 def _count_range(num_objects) -> tuple[int, int]:
@@ -398,9 +400,10 @@ def sample_scene(
     (width / height) for `seconds`. `start="centre"` (single-object scenes only) instead starts
     an object that moves in a straight line within 0.15 s of the centre and moves it slowly, so
     that its first frame does not tell its direction (an object that starts by the left edge
-    can only move right); it may leave the frame in clips longer than about 2 s. Scenarios: single (one object), multi (2-3 objects,
-    each its own motion), collide (two circles meet head-on), pillar (an object passes
-    behind the pillar), trail (objects paint their path), pan (camera pan over the floor).
+    can only move right); it may leave the frame in clips longer than about 2 s.
+    Scenarios: single (one object), multi (2-3 objects, each its own motion), collide (two
+    circles meet head-on), pillar (an object passes behind the pillar), trail (objects paint
+    their path), pan (camera pan over the floor).
     All randomness comes from `rng`.
     """
     lo, hi = _count_range(num_objects)
@@ -463,10 +466,6 @@ def sample_scene(
                 obj.speed = "slowly"
                 obj.start = tuple(float(v) for v in rng.uniform(-_CENTRE_JITTER, _CENTRE_JITTER, 2))
     return scene
-
-
-STARTS: tuple[str, ...] = ("anywhere", "centre")
-_CENTRE_JITTER = 0.15  # s: how far from the centre a start="centre" object may start
 
 
 def check_start(start: str, scenarios) -> None:
