@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
                                                     [--style short|descriptive|random|paraphrase] [--image]
-                                                    [--vae-ceiling | --two-pass]
+                                                    [--vae-ceiling | --two-pass | --one-pass]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -16,7 +16,9 @@ size and presence; nothing moves).
 
 `--two-pass` makes each clip in two passes: an image from the prompt (`Pipeline.image`), then
 image to video from that image and the same prompt (`Pipeline.animate`): the layout is decided
-before the motion, as in image-to-video systems that draw the first frame first.
+before the motion, as in image-to-video systems that draw the first frame first. This is what
+`generate` does by default for a model whose folder says `first_image` (the embedded model
+from 0.7); `--one-pass` measures such a model drawing the whole clip at once.
 
 `--vae-ceiling` generates nothing: each scene's own render, at the same size, length and fps,
 after a VAE round trip, is read the same way: the rates no DiT can beat through this VAE.
@@ -199,14 +201,15 @@ def render_through_vae(pipe, scene, frames: int | None = None):
 
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
             steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
-            vae_ceiling: bool = False, two_pass: bool = False) -> tuple[dict, dict]:
+            vae_ceiling: bool = False, two_pass: bool | None = None) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
     image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
     vae_ceiling=True: no generation; each scene's own render at the default size, length and fps,
     encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE.
     two_pass=True: text to video in two passes, an image from the prompt, then image to video from
-    that image and the prompt (same seed), so the layout is decided before the motion."""
+    that image and the prompt (same seed), so the layout is decided before the motion; False: one
+    pass; None: what `generate` does by default (the model folder's `first_image`)."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.scene import sample_scene
@@ -236,7 +239,8 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
             first = pipe.image(prompt, seed=i, steps=steps, progress=False)
             video = pipe.animate(first.frames[0], prompt, seed=i, steps=steps, progress=False)
         else:
-            video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False)
+            video = pipe.generate(prompt, seed=i, steps=steps, frames=1 if image else None, progress=False,
+                                  first_image=None if image else two_pass)
         name = f"image_{i:04d}.png" if image else f"clip_{i:04d}.mp4"
         path = write_video(out / name, video.frames[0] if image else video.frames, video.fps, overwrite=True)
         items.append({"name": path.name, "frames": video.frames, "fps": video.fps, "expected": scene.to_dict(),
@@ -247,10 +251,28 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
+    if two_pass is None:
+        two_pass = not (image or vae_ceiling) and bool(pipe.defaults.get("first_image", False))
     result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "two_pass": two_pass,
-              "rates": rates, "gravity_error_median": report.get("gravity_error_median"),
+              "rates": rates, "motion_by_word": motion_by_word(report),
+              "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
     return report, result
+
+
+def motion_by_word(report: dict) -> dict[str, dict[str, int]]:
+    """The motion check per motion word of the prompts: {word: {"passed", "n"}}, from
+    evaluate_many's items (an object is counted where its motion was judged). Tells a model
+    that follows some words (e.g. directions from a first frame) from one that follows none."""
+    tally: dict[str, list[int]] = {}
+    for item in report["items"]:
+        for obj in item["objects"]:
+            ok = obj["checks"].get("motion")
+            if ok is not None:
+                counts = tally.setdefault(obj["expected"]["motion"], [0, 0])
+                counts[0] += bool(ok)
+                counts[1] += 1
+    return {word: {"passed": p, "n": n} for word, (p, n) in sorted(tally.items())}
 
 
 def main() -> int:
@@ -262,7 +284,10 @@ def main() -> int:
     parser.add_argument("--image", action="store_true", help="still scenes, one frame each (image generation)")
     parser.add_argument("--vae-ceiling", action="store_true",
                         help="read the scenes' own renders after a VAE round trip instead of generating (the ceiling)")
-    parser.add_argument("--two-pass", action="store_true",
+    passes = parser.add_mutually_exclusive_group()
+    passes.add_argument("--one-pass", dest="two_pass", action="store_false", default=None,
+                        help="text to video in one pass, whatever the model's default")
+    passes.add_argument("--two-pass", dest="two_pass", action="store_true", default=None,
                         help="text to video as an image from the prompt, then image to video from it")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
@@ -275,6 +300,9 @@ def main() -> int:
                              steps=args.steps, out=args.out, image=args.image,
                              vae_ceiling=args.vae_ceiling, two_pass=args.two_pass)
     print(summary_table(report))
+    words = result["motion_by_word"]
+    if words:
+        print("motion per prompt word: " + ", ".join(f"{w} {c['passed']}/{c['n']}" for w, c in words.items()))
     print(f"clips and manifest: {result.pop('out')}")
     print(json.dumps({"model": args.model or "embedded", **result}))
     return 0

@@ -5,7 +5,7 @@ Layout (written by `spacetime export` through `write_model_folder`):
     OUT/model_index.json      {"format": "spacetime", "version": 1,
                                "text_encoder": "default" | "relative/path" | "/absolute/path",
                                "defaults": {"width", "height", "fps", "seconds", "steps",
-                                            "guidance", "sampler", "shift"?, ...}}
+                                            "guidance", "sampler", "shift"?, "first_image"?, ...}}
     OUT/vae/config.json, OUT/vae/model.safetensors
     OUT/dit/config.json, OUT/dit/model.safetensors
 
@@ -53,6 +53,8 @@ def validate_defaults(defaults: dict, source: str = "defaults") -> dict:
     min_sigma = defaults.get("guidance_min_sigma")
     if min_sigma is not None and (not isinstance(min_sigma, (int, float)) or not 0 <= min_sigma <= 1):
         raise WeightsError(f"{source}: defaults.guidance_min_sigma must be a number in [0, 1], got {min_sigma!r}")
+    if not isinstance(defaults.get("first_image", False), bool):
+        raise WeightsError(f"{source}: defaults.first_image must be true or false, got {defaults['first_image']!r}")
     rho = defaults.get("noise_correlation")
     if rho is not None and (not isinstance(rho, (int, float)) or not 0 <= rho < 1):
         raise WeightsError(f"{source}: defaults.noise_correlation must be a number in [0, 1), got {rho!r}")

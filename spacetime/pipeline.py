@@ -24,7 +24,7 @@ nothing, and a callable `progress(stage, done, total)` is called instead of draw
 web UI): stage "denoise" after every sampler step (counted over all windows), "window" after
 each long-video window, "decode" after each decoded chunk (counted in latent frames); each
 stage is first reported with done = 0 and last with done = total. Requests made of several
-passes (extend both ways) report each pass from 0 again.
+passes (extend both ways, text to video with `first_image`) report each pass from 0 again.
 """
 
 from __future__ import annotations
@@ -261,6 +261,7 @@ class Pipeline:
         suffix: Iterator[np.ndarray] | None = None,
         drop_head: int = 0,
         drop_tail: int = 0,
+        first_image: bool | None = None,
     ) -> GeneratedVideo:
         """Generate a video; with `output` it is streamed into that file (frames=None).
 
@@ -272,6 +273,10 @@ class Pipeline:
         before/after the canvas and canvas frames left out (extend and connect use them).
         progress: True for tqdm bars, False for none, or a callback `(stage, done, total)`
         called at every denoising step, window and decode chunk (see the module docstring).
+        first_image: text to video in two passes: an image from the prompt (`image`), then image
+        to video from it (`animate`), the same seed for both, so the layout is decided before the
+        motion. None takes the model folder's default `first_image` (else False) for plain text to
+        video that fits one window (not for long videos); True with conditions, loop or edit is an error.
         """
         if not (isinstance(progress, bool) or callable(progress)):
             raise ValueError(f"progress must be True, False or a callable (stage, done, total), got {progress!r}")
@@ -294,6 +299,20 @@ class Pipeline:
         seed = random.SystemRandom().randrange(2**31 - 1) if seed is None else int(seed)
         if loop and edit is not None:
             raise RequestError("loop and edit cannot be combined; edit the video, then loop the result")
+        text_to_video = not conditions and not loop and edit is None and prefix is None and suffix is None
+        if first_image and not text_to_video:
+            raise RequestError("first_image draws the first frame of text to video; it cannot be combined "
+                               "with given images or clips, loop or edit")
+        if first_image is None:  # not by default for long videos: a pinned first frame makes their windows slower
+            first_image = (text_to_video and bool(self.defaults.get("first_image", False))
+                           and latent_frames(num_frames) <= self.window)
+        first_seconds = 0.0
+        if first_image and num_frames > 1:
+            first = self.generate(prompt, width=width, height=height, frames=1, fps=fps, steps=steps,
+                                  guidance=guidance, seed=seed, sampler=sampler, shift=shift,
+                                  guidance_min_sigma=guidance_min_sigma, progress=progress, first_image=False)
+            conditions = [Condition(first.frames[0], at=0, unit="frames")]
+            first_seconds = sum(first.timings.values())
 
         edit_frames = None
         if edit is not None:
@@ -315,6 +334,8 @@ class Pipeline:
             check_output_path(output, overwrite=overwrite, num_frames=_written_frames(plan, drop_head, drop_tail, prefix, suffix))
         self.check_memory(width, height, plan.latent_frames)
         clock = _Stopwatch()
+        if first_seconds:
+            clock.seconds["first_image"] = first_seconds
         with clock("text"):
             text, text_mask, null_text, null_mask = self._encode_prompt(prompt)
         with clock("denoise"):

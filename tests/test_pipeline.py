@@ -7,6 +7,7 @@ the canvas once, files have the asked frame count, size and fps.
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,6 +201,36 @@ def test_animate_pastes_the_given_frame(pipe):
     image = pattern(1)
     out = pipe.animate(image[0], "moves", frames=9, seed=0, progress=False)
     assert np.array_equal(out.frames[0], image[0])
+
+
+def test_first_image_is_the_image_pass_then_image_to_video(pipe):
+    two_pass = pipe.generate("a red ball", frames=9, seed=3, first_image=True, progress=False)
+    image = pipe.image("a red ball", seed=3, progress=False)
+    animated = pipe.animate(image.frames[0], "a red ball", frames=9, seed=3, progress=False)
+    assert np.array_equal(two_pass.frames, animated.frames) and np.array_equal(two_pass.frames[0], image.frames[0])
+    assert two_pass.timings["first_image"] > 0
+    one_pass = pipe.generate("a red ball", frames=9, seed=3, progress=False)  # the tiny folder's default: off
+    assert "first_image" not in one_pass.timings and not np.array_equal(one_pass.frames, two_pass.frames)
+    with pytest.raises(RequestError, match="first_image"):
+        pipe.generate("a red ball", frames=9, loop=True, first_image=True, progress=False)
+
+
+def test_a_model_folder_can_make_first_image_its_default(tiny_folder, tmp_path):
+    import shutil
+
+    folder = Path(shutil.copytree(tiny_folder, tmp_path / "model"))
+    index = json.loads((folder / INDEX_NAME).read_text())
+    index["defaults"]["first_image"] = True
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+    pipe = Pipeline.from_pretrained(folder)
+    assert "first_image" in pipe.generate("a ball", frames=9, seed=0, progress=False).timings
+    assert "first_image" not in pipe.animate(pattern(1)[0], "a ball", frames=9, seed=0, progress=False).timings
+    long = pipe.generate("a ball", frames=4 * pipe.window + 5, seed=0, progress=False)  # several windows
+    assert "first_image" not in long.timings
+    index["defaults"]["first_image"] = "yes"
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+    with pytest.raises(WeightsError, match="first_image"):
+        Pipeline.from_pretrained(folder)
 
 
 def test_keyframes_in_the_middle_are_known_latents(pipe):

@@ -93,6 +93,9 @@ def test_embedded_quality_reports_rates(pipe, tmp_path, style):
     assert {"color", "shape", "motion", "presence"} <= set(result["rates"])
     assert all(0.0 <= r <= 1.0 for r in result["rates"].values())
     assert result["seconds_per_clip"] > 0
+    by_word = result["motion_by_word"]  # every judged object under its prompt's motion word
+    assert sum(c["n"] for c in by_word.values()) == report["rates"]["motion"]["n"]
+    assert sum(c["passed"] for c in by_word.values()) == report["rates"]["motion"]["passed"]
     lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and all((tmp_path / m["path"]).is_file() for m in lines)
     if style == "paraphrase":

@@ -136,6 +136,37 @@ def test_dit_with_bf16_and_activation_checkpointing(tmp_path, tiny_text_encoder)
     assert torch.isfinite(torch.tensor(record["loss"]))
 
 
+def test_centred_share_clips_are_trained_with_their_first_frame_given(tmp_path, tiny_text_encoder):
+    from spacetime.errors import RequestError
+    from spacetime.train.tasks import DiTTask, WorldSource
+    from spacetime.world.scene import Scene
+    from spacetime.world.vocab import LINEAR_MOTIONS
+
+    config = dit_config(tmp_path, tiny_text_encoder, "data.shapes=[[9,32,32]]", "data.batch_size=8",
+                        "data.world_centred_share=0.5", "train.mask_probs={none = 1.0}", "train.image_prob=0.0")
+    batch = WorldSource(config, 0, 1).batch(0)
+    given = batch["first_frame_given"]  # (B,)
+    assert given.any() and (~given).any()
+    for scene, centred in zip(map(Scene.from_json, batch["scene"]), given):
+        if centred:
+            (obj,) = scene.objects
+            assert obj.motion in LINEAR_MOTIONS and obj.speed == "slowly" and max(map(abs, obj.start)) <= 0.15
+
+    times = []
+
+    def spy(x, t, text, mask):  # the flow model's signature; records each latent frame's t
+        times.append(t)
+        return torch.zeros_like(x)
+
+    DiTTask(config, torch.device("cpu")).loss(spy, batch, torch.Generator().manual_seed(0))
+    (t,) = times  # (B, T'): t = 0 marks a given frame
+    assert (t[given, 0] == 0).all() and (t[given, 1:] > 0).all() and (t[~given] > 0).all()
+    with pytest.raises(RequestError, match="straight-line motion"):
+        WorldSource(load_config(None, ["data.world_centred_share=0.3", 'data.world_motions=["spin"]']), 0, 1)
+    with pytest.raises(RequestError, match="within"):
+        WorldSource(load_config(None, ["data.world_centred_share=1.5"]), 0, 1)
+
+
 def test_compiled_blocks_train_like_eager_ones_and_keep_their_names(tmp_path, tiny_text_encoder):
     def run(name, *extra):
         train(dit_config(tmp_path / name, tiny_text_encoder, "train.steps=2", "train.sample_every=0",

@@ -110,6 +110,9 @@ def register(subparsers) -> None:
 
 def _add_generate(p):
     p.add_argument("prompt", help="what to show (may be empty: \"\")")
+    p.add_argument("--first-image", action=argparse.BooleanOptionalAction, default=None,
+                   help="two passes: draw the first frame as an image, then animate it "
+                        "(default: the model's; the embedded model does)")
 
 
 def _add_image(p):
@@ -278,7 +281,7 @@ def run(args) -> int:
     out = dict(output=output, overwrite=args.overwrite)
 
     if name == "generate":
-        result = pipe.generate(args.prompt, **length, **kw, **out)
+        result = pipe.generate(args.prompt, **length, **kw, **out, first_image=args.first_image)
     elif name == "image":
         result = pipe.image(args.prompt, **kw, **out)
     elif name == "animate":

@@ -184,7 +184,11 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     if progress and env.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(total=t.steps, initial=start, desc="train", dynamic_ncols=True)
+        if t.time_budget > 0:  # the budget, not train.steps, ends such a run: the bar counts its seconds
+            bar = tqdm(total=t.time_budget, initial=min(trained_seconds, t.time_budget), desc="train",
+                       dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
+        else:
+            bar = tqdm(total=t.steps, initial=start, desc="train", dynamic_ncols=True)
 
     # Optimizer step s trains on data step s // echo: its grad_accum micro-batches are loaded once
     # and echoed (train.data_echo), while noise and dropout are seeded by the step itself.
@@ -245,10 +249,10 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                               step_seconds=seconds, data_seconds=data_seconds)
                 log.write(record)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}",
+                    bar.set_postfix(step=done, loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}",
                                     tokens_s=f"{record['tokens_per_s']:.0f}", mfu=f"{record['mfu']:.1%}")
             if bar is not None:
-                bar.update(1)
+                bar.update(min(time.perf_counter() - began, t.time_budget) - bar.n if t.time_budget > 0 else 1)
             if t.sample_every and done % t.sample_every == 0:
                 _sample(task, wrapped, env, run_dir, done, source, config)
             if (t.checkpoint_every and done % t.checkpoint_every == 0) or last:

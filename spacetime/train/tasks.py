@@ -41,7 +41,8 @@ class WorldSource:
         self.rank = rank
         self.clips = WorldClips(shapes=[tuple(s) for s in d.shapes], fps=d.fps, batch_size=d.batch_size,
                                 seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style,
-                                pixels="uint8", start=d.world_start, **chosen)
+                                pixels="uint8", start=d.world_start,
+                                centred_share=d.world_centred_share, **chosen)
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))
@@ -160,8 +161,15 @@ class DiTTask:
         t = self.config.train
         tokens = self.tokens(x0)
         shift = t.shift if t.shift > 0 else flow.shift_for_tokens(tokens // x0.shape[0])
+        known = None
+        if "first_frame_given" in batch and batch["first_frame_given"].any():
+            # the world's centred clips: their first frame, whatever train.mask_probs draws for the rest
+            given = batch["first_frame_given"].to(x0.device)  # (B,)
+            known = flow.random_known_mask(x0.shape[0], x0.shape[2], generator, self.mask_probs, x0.device)
+            known[given] = False
+            known[given, 0] = True
         loss, stats = flow.training_loss(
-            model, x0, text, mask, generator=generator, shift=shift, mask_probs=self.mask_probs,
+            model, x0, text, mask, known, generator=generator, shift=shift, mask_probs=self.mask_probs,
             image_prob=t.image_prob, text_drop=t.text_drop, null_text=self.null_text, null_mask=self.null_mask,
             noise_correlation=t.noise_correlation, object_weight=t.object_weight,
             motion_weight=t.motion_weight,

@@ -52,6 +52,10 @@ class WorldClips(torch.utils.data.IterableDataset):
     for clips only: images are still); fewer scenarios or motions make a curriculum's first stage.
     start: "anywhere" (WORLD.md's placement), or "centre" (with scenarios ["single"]): a straight-line
     mover starts by the centre and moves slowly, so a clip's first frame does not tell its direction.
+    centred_share: the chance that a clip (of 2+ frames) is instead one object on a straight line of
+    `motions`, started as by start="centre"; such clips are flagged in the batch's
+    "first_frame_given" (B,) bool, for the trainer to give them their first frame: the direction
+    word is then the only clue to the motion, and the rest of the stream keeps everything else.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -74,6 +78,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         start_batch: int = 0,
         pixels: str = "float",
         start: str = "anywhere",
+        centred_share: float = 0.0,
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -111,6 +116,13 @@ class WorldClips(torch.utils.data.IterableDataset):
         check_world_names(scenarios=self.scenarios, motions=self.motions)  # here, not at the first batch
         check_start(start, self.scenarios)
         self.start = start
+        if not 0.0 <= centred_share <= 1.0:
+            raise RequestError(f"centred_share must be within [0, 1], got {centred_share}")
+        self.centred_motions = tuple(m for m in self.motions if m in vocab.LINEAR_MOTIONS)
+        if centred_share > 0 and not self.centred_motions:
+            raise RequestError(f"centred_share needs a straight-line motion among the motions "
+                               f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}")
+        self.centred_share = float(centred_share)
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -125,24 +137,33 @@ class WorldClips(torch.utils.data.IterableDataset):
         if shape_index is None:
             shape_index = int(rng.choice(len(self.shapes), p=self.weights))
         frames, height, width = self.shapes[shape_index]
-        videos, captions, scenes = [], [], []
+        videos, captions, scenes, centred = [], [], [], []
         for _ in range(self.batch_sizes[shape_index]):
-            scene, text, pixels = self.sample(rng, frames, height, width)
+            # drawn only when there is a share, so that streams without one stay as they were
+            centred.append(frames > 1 and self.centred_share > 0 and rng.random() < self.centred_share)
+            scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1])
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
         video = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, H, W) uint8
         if self.pixels == "float":
             video = video.float().div_(127.5).sub_(1.0)
-        return {"video": video, "caption": captions, "scene": scenes}
+        batch = {"video": video, "caption": captions, "scene": scenes}
+        if self.centred_share > 0:
+            batch["first_frame_given"] = torch.tensor(centred, dtype=torch.bool)
+        return batch
 
-    def sample(self, rng: np.random.Generator, frames: int, height: int, width: int):
-        """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape."""
+    def sample(self, rng: np.random.Generator, frames: int, height: int, width: int, centred: bool = False):
+        """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape; centred: a clip of
+        the centred share (one straight-line mover from the centre)."""
         seconds = frames / self.fps
         if frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
                                  aspect=width / height, motions=("still",))
+        elif centred:
+            scene = sample_scene(rng, num_objects=1, scenarios=("single",), seconds=seconds,
+                                 aspect=width / height, motions=self.centred_motions, start="centre")
         else:
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
                                  aspect=width / height, motions=self.motions, start=self.start)
