@@ -306,13 +306,13 @@ class Pipeline:
         if first_image is None:  # not by default for long videos: a pinned first frame makes their windows slower
             first_image = (text_to_video and bool(self.defaults.get("first_image", False))
                            and latent_frames(num_frames) <= self.window)
-        first_seconds = 0.0
+        clock = _Stopwatch()
         if first_image and num_frames > 1:
-            first = self.generate(prompt, width=width, height=height, frames=1, fps=fps, steps=steps,
-                                  guidance=guidance, seed=seed, sampler=sampler, shift=shift,
-                                  guidance_min_sigma=guidance_min_sigma, progress=progress, first_image=False)
+            with clock("first_image"):
+                first = self.generate(prompt, width=width, height=height, frames=1, fps=fps, steps=steps,
+                                      guidance=guidance, seed=seed, sampler=sampler, shift=shift,
+                                      guidance_min_sigma=guidance_min_sigma, progress=progress, first_image=False)
             conditions = [Condition(first.frames[0], at=0, unit="frames")]
-            first_seconds = sum(first.timings.values())
 
         edit_frames = None
         if edit is not None:
@@ -333,9 +333,6 @@ class Pipeline:
         if output is not None:
             check_output_path(output, overwrite=overwrite, num_frames=_written_frames(plan, drop_head, drop_tail, prefix, suffix))
         self.check_memory(width, height, plan.latent_frames)
-        clock = _Stopwatch()
-        if first_seconds:
-            clock.seconds["first_image"] = first_seconds
         with clock("text"):
             text, text_mask, null_text, null_mask = self._encode_prompt(prompt)
         with clock("denoise"):
