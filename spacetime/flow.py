@@ -21,7 +21,9 @@ import math
 
 import torch
 
-from spacetime.samplers import cfg_velocity, pad_text, sample_euler, sample_heun, sigma_schedule, time_shift
+from spacetime.samplers import (
+    cfg_velocity, pad_text, sample_dpmpp_2m, sample_euler, sample_heun, sigma_schedule, time_shift,
+)
 
 __all__ = [
     "noise",
@@ -39,6 +41,7 @@ __all__ = [
     "pad_text",
     "sample_euler",
     "sample_heun",
+    "sample_dpmpp_2m",
 ]
 
 # Kinds of known-frame mask `random_known_mask` draws. With the causal 4x VAE only the first latent

@@ -29,7 +29,7 @@ INDEX_NAME = "model_index.json"
 FORMAT = "spacetime"
 VERSION = 1
 REQUIRED_DEFAULTS = ("width", "height", "fps", "seconds", "steps", "guidance", "sampler")
-SAMPLERS = ("euler", "heun")
+SAMPLERS = ("euler", "heun", "dpmpp_2m")
 
 
 def validate_defaults(defaults: dict, source: str = "defaults") -> dict:

@@ -11,12 +11,13 @@ pixels are encoded with the VAE; the rectified-flow sampler fills in the rest, w
 window for long canvases (`long_video.plan_windows`); the latents are decoded in causal
 chunks and streamed to the caller or into a `VideoWriter`.
 
-Sampling drives the flow sampler one step at a time so that, per step:
+Sampling hands the flow sampler each stretch of steps in which the same frames are held (one
+call, so a multistep sampler such as DPM-Solver++(2M) keeps its history), so that:
 - a pin of strength s < 1 is held while the noise level is above 1 - s, then released
-  (re-noised to the current level) for the model to refine;
-- a loop's tied latent frames (see conditioning.py) get the mean of their velocities and
-  stay identical (MultiDiffusion, Bar-Tal et al. 2023);
-- progress is reported.
+  (re-noised to the current level, the start of the next stretch) for the model to refine;
+- a loop's tied latent frames (see conditioning.py) get the mean of their velocities at every
+  model call and stay identical (MultiDiffusion, Bar-Tal et al. 2023);
+- progress is reported after every step.
 Edit is SDEdit (Meng et al. 2021): the input's latents noised to t = strength, sampled from there.
 
 Progress: `progress=True` draws tqdm bars on stderr (the command line), `progress=False`
@@ -52,6 +53,7 @@ from spacetime.conditioning import (
 )
 from spacetime.errors import RequestError, SpacetimeWarning, WeightsError
 from spacetime.long_video import plan_windows
+from spacetime.model_folder import SAMPLERS
 
 EMBEDDED = Path(__file__).resolve().parent / "weights" / "embedded"
 SIZE_MULTIPLE = 16  # VAE 8x times the DiT's 2x2 patch: sizes that need no padding
@@ -286,8 +288,8 @@ class Pipeline:
         steps = int(steps or self.defaults["steps"])
         guidance = float(self.defaults["guidance"] if guidance is None else guidance)
         sampler = sampler or self.defaults["sampler"]
-        if sampler not in ("euler", "heun"):
-            raise RequestError(f"unknown sampler {sampler!r}; choose euler or heun")
+        if sampler not in SAMPLERS:
+            raise RequestError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if steps < 1:
             raise RequestError(f"steps must be >= 1, got {steps}")
         if shift is not None and not shift > 0:
@@ -512,7 +514,7 @@ class Pipeline:
             sigmas = _truncate_sigmas(sigmas, plan.edit_strength)
             z = flow.noise(x_edit, eps, sigmas[0].expand(1, T))
 
-        step_fn = flow.sample_heun if sampler == "heun" else flow.sample_euler
+        step_fn = {"euler": flow.sample_euler, "heun": flow.sample_heun, "dpmpp_2m": flow.sample_dpmpp_2m}[sampler]
         velocity = flow.cfg_velocity(self.dit, text, text_mask, null_text, null_mask, guidance,
                                      min_sigma=guidance_min_sigma)
         windows = plan_windows(T, window=self.window, context=self.context, anchor=self.anchor)
@@ -542,7 +544,7 @@ class Pipeline:
         return z
 
     def _sample_window(self, x, x_known, known, strength, release_eps, sigmas, velocity, step_fn, ties, bar):
-        """Run the sampler over one window, a step at a time (see the module docstring)."""
+        """Run the sampler over one window, a stretch of equally held steps at a time (module docstring)."""
         if ties:
             heads = [h for h, _ in ties]
             tails = [t for _, t in ties]
@@ -558,18 +560,21 @@ class Pipeline:
 
         held_before = known.clone()
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
-        for i in range(len(sigmas) - 1):
-            sigma = sigmas[i]
-            held = known & ((strength >= 1.0) | (sigma > 1.0 - strength))
-            released = held_before & ~held
+        # The sampler runs over each stretch of steps in which the same frames are held, in one call,
+        # so that a multistep sampler keeps its history; a soft pin lets go between stretches.
+        held = [known & ((strength >= 1.0) | (sigma > 1.0 - strength)) for sigma in sigmas[:-1]]
+        starts = [i for i in range(len(held)) if i == 0 or not torch.equal(held[i], held[i - 1])]
+        for a, b in zip(starts, starts[1:] + [len(held)]):
+            sigma = sigmas[a]
+            released = held_before & ~held[a]
             if released.any():  # a soft pin lets go: it continues from its given latents at this noise level
                 x[:, :, released] = (1 - sigma) * x_known[:, :, released] + sigma * release_eps[:, :, released]
-            held_before = held
-            mask = held[None].expand(x.shape[0], -1)  # (B, T')
+            held_before = held[a]
+            mask = held[a][None].expand(x.shape[0], -1)  # (B, T')
             with autocast:
-                x = step_fn(velocity_fn, x, sigmas[i : i + 2], x_known=x_known, known_mask=mask)
+                x = step_fn(velocity_fn, x, sigmas[a : b + 1], x_known=x_known, known_mask=mask,
+                            callback=lambda *_: bar.update(1))
             x = x.float()
-            bar.update(1)
         return x
 
     def _decode(self, z, plan: Plan, *, width, height, paste_known, drop_head, drop_tail, progress):

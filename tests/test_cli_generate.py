@@ -134,6 +134,16 @@ def test_generate_writes_what_was_asked(run, tmp_path):
     assert info(path) == (10, 48, 32, 6)
 
 
+def test_every_sampler_is_offered(run, tmp_path):
+    from spacetime import cli
+    from spacetime.model_folder import SAMPLERS
+
+    assert cli.generate.SAMPLERS == SAMPLERS
+    code, out, err = run("generate", "a red ball", "--frames", "5", "--steps", "3", "--sampler", "dpmpp_2m", "-o", "a.mp4")
+    assert code == 0, err
+    assert info(tmp_path / "a.mp4")[0] == 5
+
+
 def test_same_seed_same_output_and_no_silent_overwrite(run, tmp_path):
     assert run("generate", "x", "--frames", "5", "--seed", "1", "-o", "a.mp4")[0] == 0
     assert run("generate", "x", "--frames", "5", "--seed", "1", "-o", "b.mp4")[0] == 0

@@ -210,7 +210,37 @@ def test_heun_is_more_accurate_than_euler():
     assert err_heun < err_euler / 4 and err_heun < 0.05, (err_heun, err_euler)
 
 
-@pytest.mark.parametrize("sampler", [flow.sample_euler, flow.sample_heun])
+def test_dpmpp_2m_is_as_accurate_as_heun_for_as_many_model_calls():
+    z = torch.randn(2, 1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    sigmas = flow.sigma_schedule(15, 3.0)  # 15 calls; Heun: 8 steps, 15 calls
+    err_heun = (flow.sample_heun(gaussian_velocity(1.0), z, flow.sigma_schedule(8, 3.0)) - z).abs().max()
+    err_2m = (flow.sample_dpmpp_2m(gaussian_velocity(1.0), z, sigmas) - z).abs().max()
+    err_euler = (flow.sample_euler(gaussian_velocity(1.0), z, sigmas) - z).abs().max()
+    assert err_2m < err_euler / 4 and err_2m < err_heun, (err_2m, err_heun, err_euler)
+
+
+@pytest.mark.parametrize("steps, shift", [(6, 1.0), (10, 3.0), (20, 5.0)])
+def test_dpmpp_2m_matches_diffusers(steps, shift):
+    diffusers = pytest.importorskip("diffusers")
+    scheduler = diffusers.DPMSolverMultistepScheduler(
+        algorithm_type="dpmsolver++", solver_order=2, prediction_type="flow_prediction", use_flow_sigmas=True,
+        flow_shift=shift, final_sigmas_type="zero",
+    )
+    scheduler.set_timesteps(steps)
+    sigmas = scheduler.sigmas.float()
+    velocity = gaussian_velocity(0.3)
+    x = torch.randn(1, 2, 2, 3, 3, generator=torch.Generator().manual_seed(steps))
+    theirs = x.clone()
+    for i, timestep in enumerate(scheduler.timesteps):
+        v = velocity(theirs, sigmas[i].expand(1, 2))
+        theirs = scheduler.step(v, timestep, theirs).prev_sample
+    ours = flow.sample_dpmpp_2m(velocity, x, sigmas, first_order_final=1)  # diffusers' lower_order_final
+    assert torch.allclose(ours, theirs, atol=1e-5), (ours - theirs).abs().max()
+    pure_noise = flow.sample_dpmpp_2m(velocity, x, flow.sigma_schedule(steps, shift))  # from sigma 1: no inf or nan
+    assert torch.isfinite(pure_noise).all()
+
+
+@pytest.mark.parametrize("sampler", [flow.sample_euler, flow.sample_heun, flow.sample_dpmpp_2m])
 def test_samplers_hold_known_frames(sampler):
     x0 = torch.randn(2, 3, 4, 4, 4)
     known = torch.tensor([[True, False, False, True], [False, False, False, False]])
@@ -228,7 +258,7 @@ def test_samplers_hold_known_frames(sampler):
         callback=lambda i, n, x: steps.append((i, n)),
     )
     assert torch.allclose(out, x0, atol=1e-4)  # straight paths: every sampler lands on x0
-    assert steps[-1] == (5, 5) and len(calls) == (5 if sampler is flow.sample_euler else 9)
+    assert steps[-1] == (5, 5) and len(calls) == (9 if sampler is flow.sample_heun else 5)
 
 
 def test_cfg_batches_both_passes():

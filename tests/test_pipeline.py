@@ -254,6 +254,28 @@ def test_soft_pins_are_released(pipe):
     assert not torch.allclose(hard.latents[:, :, 0], soft.latents[:, :, 0])
 
 
+def test_multistep_sampler_runs_each_stretch_of_held_frames_in_one_call(pipe, monkeypatch):
+    from spacetime import flow
+
+    image = pattern(1)
+    runs, calls = [], []
+    real = flow.sample_dpmpp_2m
+
+    def spy(velocity_fn, x, sigmas, **kw):
+        runs.append(len(sigmas) - 1)
+        return real(lambda x, t: calls.append(1) or velocity_fn(x, t), x, sigmas, **kw)
+
+    monkeypatch.setattr(flow, "sample_dpmpp_2m", spy)
+    steps = []
+    soft = pipe.animate(image[0], frames=9, seed=0, steps=6, strength=0.5, sampler="dpmpp_2m", paste_known=False,
+                        progress=lambda stage, done, total: steps.append(done) if stage == "denoise" else None)
+    assert runs == [3, 3] and len(calls) == 6  # held while sigma > 0.5, then released: one call a step
+    assert steps == list(range(7)) and torch.isfinite(soft.latents).all()
+    runs.clear()
+    pipe.animate(image[0], frames=9, seed=0, steps=6, sampler="dpmpp_2m", progress=False)
+    assert runs == [6]
+
+
 def test_extend_forward_backward_keeps_the_original(pipe):
     video = pattern(9)
     fwd = pipe.extend(video, "more", after=1.0, fps=8, seed=0, progress=False)

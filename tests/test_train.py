@@ -163,8 +163,24 @@ def test_centred_share_clips_are_trained_with_their_first_frame_given(tmp_path, 
     assert (t[given, 0] == 0).all() and (t[given, 1:] > 0).all() and (t[~given] > 0).all()
     with pytest.raises(RequestError, match="straight-line motion"):
         WorldSource(load_config(None, ["data.world_centred_share=0.3", 'data.world_motions=["spin"]']), 0, 1)
+    with pytest.raises(RequestError, match="unknown or no world motions"):
+        WorldSource(load_config(None, ["data.world_centred_share=0.3", 'data.world_centred_motions=["hop"]']), 0, 1)
     with pytest.raises(RequestError, match="within"):
         WorldSource(load_config(None, ["data.world_centred_share=1.5"]), 0, 1)
+
+
+def test_centred_share_of_named_motions_keeps_the_placement_of_the_others():
+    from spacetime.world.dataset import WorldClips
+    from spacetime.world.scene import Scene
+
+    clips = WorldClips([(9, 32, 32)], batch_size=16, centred_share=1.0, centred_motions=("still", "grow", "left"))
+    scenes = [Scene.from_json(s) for s in clips.batch(0)["scene"] + clips.batch(1)["scene"]]
+    assert all(len(s.objects) == 1 for s in scenes)
+    motions = {s.objects[0].motion for s in scenes}
+    assert motions == {"still", "grow", "left"}
+    for obj in (s.objects[0] for s in scenes):
+        if obj.motion == "left":  # started slowly by the centre: the first frame does not tell the direction
+            assert obj.speed == "slowly" and max(map(abs, obj.start)) <= 0.15
 
 
 def test_compiled_blocks_train_like_eager_ones_and_keep_their_names(tmp_path, tiny_text_encoder):

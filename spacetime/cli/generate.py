@@ -15,6 +15,8 @@ from pathlib import Path
 from spacetime.errors import RequestError, VideoReadError
 from spacetime.sizes import ASPECTS, resolve_size
 
+SAMPLERS = ("euler", "heun", "dpmpp_2m")  # spacetime.model_folder.SAMPLERS, without importing torch
+
 OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".png")
 
 COMMON_EPILOG = """
@@ -175,7 +177,7 @@ def _add_common(p, image: bool = False) -> None:
     g.add_argument("--guidance-min-sigma", type=float, metavar="S",
                    help="guide only at noise levels >= S (0..1); below, one pass instead of two "
                         "(default: the model's, else 0)")
-    g.add_argument("--sampler", choices=("euler", "heun"), help="ODE sampler")
+    g.add_argument("--sampler", choices=SAMPLERS, help="ODE sampler (dpmpp_2m: DPM-Solver++(2M), one model call per step)")
     g.add_argument("--shift", type=float, help="timestep shift: more steps at high noise, where layout is decided "
                                                 "(default: the model's, else from the token count)")
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")

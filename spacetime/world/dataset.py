@@ -52,10 +52,12 @@ class WorldClips(torch.utils.data.IterableDataset):
     for clips only: images are still); fewer scenarios or motions make a curriculum's first stage.
     start: "anywhere" (WORLD.md's placement), or "centre" (with scenarios ["single"]): a straight-line
     mover starts by the centre and moves slowly, so a clip's first frame does not tell its direction.
-    centred_share: the chance that a clip (of 2+ frames) is instead one object on a straight line of
-    `motions`, started as by start="centre"; such clips are flagged in the batch's
-    "first_frame_given" (B,) bool, for the trainer to give them their first frame: the direction
-    word is then the only clue to the motion, and the rest of the stream keeps everything else.
+    centred_share: the chance that a clip (of 2+ frames) is instead one object with one of
+    `centred_motions` (default: the straight-line ones of `motions`), a straight-line mover started
+    as by start="centre", any other motion placed as usual; such clips are flagged in the batch's
+    "first_frame_given" (B,) bool, for the trainer to give them their first frame: the motion
+    word is then the only clue to the motion (a mover by the centre does not show its direction),
+    and the rest of the stream keeps everything else.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -79,6 +81,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         pixels: str = "float",
         start: str = "anywhere",
         centred_share: float = 0.0,
+        centred_motions=None,
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -118,10 +121,15 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.start = start
         if not 0.0 <= centred_share <= 1.0:
             raise RequestError(f"centred_share must be within [0, 1], got {centred_share}")
-        self.centred_motions = tuple(m for m in self.motions if m in vocab.LINEAR_MOTIONS)
-        if centred_share > 0 and not self.centred_motions:
-            raise RequestError(f"centred_share needs a straight-line motion among the motions "
-                               f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}")
+        if centred_motions is None:
+            self.centred_motions = tuple(m for m in self.motions if m in vocab.LINEAR_MOTIONS)
+            if centred_share > 0 and not self.centred_motions:
+                raise RequestError(f"centred_share needs a straight-line motion among the motions "
+                                   f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}; "
+                                   "or name the share's centred_motions")
+        else:
+            self.centred_motions = tuple(centred_motions)
+            check_world_names(motions=self.centred_motions)
         self.centred_share = float(centred_share)
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
@@ -155,7 +163,7 @@ class WorldClips(torch.utils.data.IterableDataset):
 
     def sample(self, rng: np.random.Generator, frames: int, height: int, width: int, centred: bool = False):
         """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape; centred: a clip of
-        the centred share (one straight-line mover from the centre)."""
+        the centred share (one object with one of `centred_motions`)."""
         seconds = frames / self.fps
         if frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
