@@ -21,7 +21,7 @@ OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".png")
 
 COMMON_EPILOG = """
 common options: --model PATH (a model folder; default: the embedded model), --seed N (same
-seed, same output), --steps N, --guidance G, --guidance-min-sigma S, --sampler euler|heun,
+seed, same output), --steps N, --guidance G, --guidance-min-sigma S, --sampler euler|heun|dpmpp_2m,
 --shift S, --size WxH or --aspect A:B [--short-side N], --seconds S or --frames N, --fps F,
 -o/--output FILE (.mp4 .webm .gif .png), --overwrite. Defaults for size, length, fps, steps,
 guidance, guidance-min-sigma, sampler and shift come from the model folder.
