@@ -558,7 +558,6 @@ class Pipeline:
         else:
             velocity_fn = velocity
 
-        held_before = known.clone()
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         # The sampler runs over each stretch of steps in which the same frames are held, in one call,
         # so that a multistep sampler keeps its history; a soft pin lets go between stretches.
@@ -566,10 +565,9 @@ class Pipeline:
         starts = [i for i in range(len(held)) if i == 0 or not torch.equal(held[i], held[i - 1])]
         for a, b in zip(starts, starts[1:] + [len(held)]):
             sigma = sigmas[a]
-            released = held_before & ~held[a]
+            released = (known if a == 0 else held[a - 1]) & ~held[a]
             if released.any():  # a soft pin lets go: it continues from its given latents at this noise level
                 x[:, :, released] = (1 - sigma) * x_known[:, :, released] + sigma * release_eps[:, :, released]
-            held_before = held[a]
             mask = held[a][None].expand(x.shape[0], -1)  # (B, T')
             with autocast:
                 x = step_fn(velocity_fn, x, sigmas[a : b + 1], x_known=x_known, known_mask=mask,
