@@ -244,7 +244,7 @@ def training_loss(
     the same minimiser, the conditional mean velocity, so this biases nothing; it re-weights
     the gradient toward what changes between frames (a moving object), which the plain mean
     squared error drowns in the still background.
-    Returns (loss, stats) with stats of python floats: loss, t_mean, known_frac.
+    Returns (loss, stats) with stats of python floats: loss, t_mean, known_frac, frames.
     """
     B, C, T = x0.shape[:3]
     device = x0.device
@@ -293,5 +293,6 @@ def training_loss(
         "loss": float(loss.detach()),
         "t_mean": float((t * unknown).sum() / unknown.sum()),
         "known_frac": float(known_mask.float().mean()),
+        "frames": float(T),  # the latent frames trained: 1 where the batch was made images
     }
     return loss, stats

@@ -103,7 +103,10 @@ def test_loss_covers_only_unknown_frames():
     model = Oracle(x0)
     text, tmask = torch.randn(3, 2, 8), torch.ones(3, 2, dtype=torch.bool)
     loss, stats = flow.training_loss(model, x0, text, tmask, known_mask=known, generator=torch.Generator().manual_seed(0))
-    assert loss < 1e-6 and stats["known_frac"] == pytest.approx(4 / 15)
+    assert loss < 1e-6 and stats["known_frac"] == pytest.approx(4 / 15) and stats["frames"] == 5
+    # a batch made images trains its first latent frame alone, and says so (the trainer counts tokens by it)
+    _, image_stats = flow.training_loss(model, x0, text, tmask, image_prob=1.0, generator=torch.Generator().manual_seed(0))
+    assert image_stats["frames"] == 1 and model.seen[-1][0].shape[2] == 1
     x_t, t, _, _ = model.seen[0]
     assert (t[known] == 0).all() and (t[~known] > 0).all()
     assert torch.equal(x_t[:, :, 0][known[:, 0]], x0[:, :, 0][known[:, 0]])

@@ -170,7 +170,6 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                 _truncate_metrics(run_dir / "metrics.jsonl", start)
                 print(f"resumed from step {start} ({run_dir / 'checkpoints'})", flush=True)
 
-    num_params = sum(p.numel() for p in model.parameters())
     compute_dtype = torch.bfloat16 if t.mixed_precision == "bf16" else torch.float32
     peak = t.peak_flops or measure_peak_flops(env.device, compute_dtype)
     log = MetricsLog(run_dir, env.is_main)
@@ -216,7 +215,7 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                 loaded = [next_batch(loaded_step * t.grad_accum + micro) for micro in range(t.grad_accum)]
             data_seconds = time.perf_counter() - tic  # waiting for data: > 0 on a step that loads
             totals: dict[str, float] = {}
-            samples = tokens = 0
+            samples = tokens = flops = 0
             for micro in range(t.grad_accum):
                 index = step * t.grad_accum + micro
                 torch.manual_seed(seed_for(config.run.seed, index, env.rank))  # dropout and anything global
@@ -227,6 +226,7 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                     (loss / t.grad_accum).backward()
                 samples += int(stats.pop("samples"))
                 tokens += int(stats.pop("tokens"))
+                flops += float(stats.pop("flops", float("nan")))  # a task that cannot count them gives no MFU
                 for key, value in stats.items():
                     totals[key] = totals.get(key, 0.0) + float(value) / t.grad_accum
             grad_norm = _clip(model, t.grad_clip)
@@ -241,16 +241,18 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
 
             if done % t.log_every == 0 or last:
                 keys = sorted(totals)
-                means = all_reduce_mean([totals[k] for k in keys] + [samples, tokens], env)
-                record = {"step": done, **dict(zip(keys, means[:-2])), "lr": lr, "grad_norm": grad_norm}
-                total_samples, total_tokens = means[-2] * env.world_size, means[-1] * env.world_size
+                means = all_reduce_mean([totals[k] for k in keys] + [samples, tokens, flops], env)
+                record = {"step": done, **dict(zip(keys, means[:-3])), "lr": lr, "grad_norm": grad_norm}
+                total_samples, total_tokens = means[-3] * env.world_size, means[-2] * env.world_size
                 record.update(samples_per_s=total_samples / seconds, tokens_per_s=total_tokens / seconds,
-                              mfu=6 * num_params * total_tokens / seconds / (peak * env.world_size),
                               step_seconds=seconds, data_seconds=data_seconds)
+                if math.isfinite(means[-1]):  # the tasks' analytic FLOPs over the measured matmul peak
+                    record["mfu"] = means[-1] * env.world_size / seconds / (peak * env.world_size)
                 log.write(record)
                 if bar is not None:
                     bar.set_postfix(step=done, loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}",
-                                    tokens_s=f"{record['tokens_per_s']:.0f}", mfu=f"{record['mfu']:.1%}")
+                                    tokens_s=f"{record['tokens_per_s']:.0f}",
+                                    **({"mfu": f"{record['mfu']:.1%}"} if "mfu" in record else {}))
             if bar is not None:
                 bar.update(min(time.perf_counter() - began, t.time_budget) - bar.n if t.time_budget > 0 else 1)
             if t.sample_every and done % t.sample_every == 0:

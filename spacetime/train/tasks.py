@@ -157,11 +157,11 @@ class DiTTask:
 
     def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         from spacetime import flow
+        from spacetime.dit import forward_flops
 
         x0, text, mask = self.inputs(batch)
         t = self.config.train
-        tokens = self.tokens(x0)
-        shift = t.shift if t.shift > 0 else flow.shift_for_tokens(tokens // x0.shape[0])
+        shift = t.shift if t.shift > 0 else flow.shift_for_tokens(self.tokens(x0) // x0.shape[0])
         known = None
         if "first_frame_given" in batch and batch["first_frame_given"].any():
             # the world's centred clips: their first frame, whatever train.mask_probs draws for the rest
@@ -175,7 +175,10 @@ class DiTTask:
             noise_correlation=t.noise_correlation, object_weight=t.object_weight,
             motion_weight=t.motion_weight,
         )
-        stats.update(samples=x0.shape[0], tokens=tokens)
+        tokens = self.tokens(x0[:, :, : int(stats.pop("frames"))])  # what the model saw (image batches: 1 frame)
+        # a training step is about three forwards' matmuls (the backward takes two)
+        flops = 3 * forward_flops(self.model.config, tokens // x0.shape[0], text.shape[1], batch=x0.shape[0])
+        stats.update(samples=x0.shape[0], tokens=tokens, flops=flops)
         return loss, stats
 
     @torch.no_grad()

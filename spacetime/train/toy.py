@@ -71,7 +71,8 @@ class ToyTask:
     def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         x, y = batch["x"].to(self.device), batch["y"].to(self.device)
         loss = (model(x).float() - y).pow(2).mean()
-        return loss, {"loss": float(loss.detach()), "samples": x.shape[0], "tokens": x.shape[0]}
+        flops = 6 * sum(p.numel() for p in model.parameters()) * x.shape[0]  # an MLP: 2 forward + 4 backward per weight
+        return loss, {"loss": float(loss.detach()), "samples": x.shape[0], "tokens": x.shape[0], "flops": flops}
 
     def sample(self, model, path, generator, write: bool = True):
         return None
