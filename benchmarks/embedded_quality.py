@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
                                                     [--style short|descriptive|random|paraphrase] [--image]
-                                                    [--vae-ceiling | --two-pass | --one-pass]
+                                                    [--vae-ceiling | --two-pass | --one-pass | --true-first-frame]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -19,6 +19,10 @@ image to video from that image and the same prompt (`Pipeline.animate`): the lay
 before the motion, as in image-to-video systems that draw the first frame first. This is what
 `generate` does by default for a model whose folder says `first_image` (the embedded model
 from 0.7); `--one-pass` measures such a model drawing the whole clip at once.
+
+`--true-first-frame` is image to video from each scene's own first frame (rendered, not drawn):
+the second pass alone, so that a motion row of two passes can be split into what the image pass
+draws and what the animation follows.
 
 `--vae-ceiling` generates nothing: each scene's own render, at the same size, length and fps,
 after a VAE round trip, is read the same way: the rates no DiT can beat through this VAE.
@@ -201,7 +205,8 @@ def render_through_vae(pipe, scene, frames: int | None = None):
 
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
             steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
-            vae_ceiling: bool = False, two_pass: bool | None = None) -> tuple[dict, dict]:
+            vae_ceiling: bool = False, two_pass: bool | None = None,
+            true_first_frame: bool = False) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
     image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
@@ -209,15 +214,19 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE.
     two_pass=True: text to video in two passes, an image from the prompt, then image to video from
     that image and the prompt (same seed), so the layout is decided before the motion; False: one
-    pass; None: what `generate` does by default (the model folder's `first_image`)."""
+    pass; None: what `generate` does by default (the model folder's `first_image`).
+    true_first_frame=True: image to video from each scene's own rendered first frame."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
+    from spacetime.world.render import render
     from spacetime.world.scene import sample_scene
 
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
-    if two_pass and (image or vae_ceiling):
-        raise ValueError("two_pass makes clips: it cannot be combined with image or vae_ceiling")
+    if (two_pass or true_first_frame) and (image or vae_ceiling):
+        raise ValueError("two_pass and true_first_frame make clips: they cannot be combined with image or vae_ceiling")
+    if two_pass is not None and true_first_frame:
+        raise ValueError("true_first_frame is the second pass alone: leave two_pass unset")
     log = log or (lambda text: print(text, file=sys.stderr))
     d = pipe.defaults
     seconds, aspect = float(d["seconds"]), d["width"] / d["height"]
@@ -235,6 +244,9 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
         prompt = write_prompt(scene, rng, style)
         if vae_ceiling:
             video = render_through_vae(pipe, scene, 1 if image else None)
+        elif true_first_frame:
+            first = render(scene, int(d["width"]), int(d["height"]), float(d["fps"]), 1)[0]  # (H, W, 3) uint8
+            video = pipe.animate(first, prompt, seed=i, steps=steps, progress=False)
         elif two_pass:
             first = pipe.image(prompt, seed=i, steps=steps, progress=False)
             video = pipe.animate(first.frames[0], prompt, seed=i, steps=steps, progress=False)
@@ -252,8 +264,9 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
     if two_pass is None:
-        two_pass = not (image or vae_ceiling) and bool(pipe.defaults.get("first_image", False))
+        two_pass = not (image or vae_ceiling or true_first_frame) and bool(pipe.defaults.get("first_image", False))
     result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "two_pass": two_pass,
+              "true_first_frame": true_first_frame,
               "rates": rates, "motion_by_word": motion_by_word(report),
               "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
@@ -289,6 +302,8 @@ def main() -> int:
                         help="text to video in one pass, whatever the model's default")
     passes.add_argument("--two-pass", dest="two_pass", action="store_true", default=None,
                         help="text to video as an image from the prompt, then image to video from it")
+    passes.add_argument("--true-first-frame", action="store_true",
+                        help="image to video from each scene's own rendered first frame (the second pass alone)")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
@@ -298,7 +313,8 @@ def main() -> int:
     pipe = Pipeline.from_pretrained(args.model)
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
                              steps=args.steps, out=args.out, image=args.image,
-                             vae_ceiling=args.vae_ceiling, two_pass=args.two_pass)
+                             vae_ceiling=args.vae_ceiling, two_pass=args.two_pass,
+                             true_first_frame=args.true_first_frame)
     print(summary_table(report))
     words = result["motion_by_word"]
     if words:

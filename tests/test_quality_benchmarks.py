@@ -373,3 +373,25 @@ def test_a_benchmark_given_a_folder_that_is_no_model_says_so_in_one_line(tmp_pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [f"word_loss.py: error: {tmp_path / 'model_index.json'} is missing; "
                                                   f"{tmp_path} is not a spacetime model folder (see `spacetime export`)"]
+
+
+def test_embedded_quality_true_first_frame_animates_each_scenes_own_render(pipe, tmp_path, monkeypatch):
+    from spacetime.world.render import render
+    from spacetime.world.scene import sample_scene
+
+    eq = _load("embedded_quality")
+    given = []
+    animate = pipe.animate
+    monkeypatch.setattr(pipe, "image", lambda *a, **kw: pytest.fail("no image pass: the first frame is the render"))
+    monkeypatch.setattr(pipe, "animate", lambda image, prompt, **kw: given.append(image) or animate(image, prompt, **kw))
+    report, result = eq.measure(pipe, 2, out=tmp_path, log=lambda _: None, true_first_frame=True)
+    assert result["true_first_frame"] and not result["two_pass"] and report["clips"] == 2 and len(given) == 2
+    d = pipe.defaults
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and all(i.shape == (d["height"], d["width"], 3) and i.dtype == np.uint8 for i in given)
+    first = render(sample_scene(np.random.default_rng(eq.SCENE_SEED_BASE), num_objects=(1, 1), scenarios=("single",),
+                                seconds=float(d["seconds"]), aspect=d["width"] / d["height"]),
+                   d["width"], d["height"], float(d["fps"]), 1)[0]
+    assert np.array_equal(given[0], first)  # scene 0's own first frame
+    with pytest.raises(ValueError, match="second pass alone"):
+        eq.measure(pipe, 1, out=tmp_path, log=lambda _: None, true_first_frame=True, two_pass=False)
