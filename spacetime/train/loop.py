@@ -246,8 +246,8 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
                 total_samples, total_tokens = means[-3] * env.world_size, means[-2] * env.world_size
                 record.update(samples_per_s=total_samples / seconds, tokens_per_s=total_tokens / seconds,
                               step_seconds=seconds, data_seconds=data_seconds)
-                if math.isfinite(means[-1]):  # the tasks' analytic FLOPs over the measured matmul peak
-                    record["mfu"] = means[-1] * env.world_size / seconds / (peak * env.world_size)
+                if math.isfinite(means[-1]):  # a rank's analytic FLOPs over its measured matmul peak
+                    record["mfu"] = means[-1] / seconds / peak
                 log.write(record)
                 if bar is not None:
                     bar.set_postfix(step=done, loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}",
