@@ -157,9 +157,10 @@ def paraphrases_seen_in_training(num_captions: int = 5000, num_scenes: int = 500
                                  seed: int = 0) -> list[tuple[str, str]]:
     """(fixed phrase, training caption or phrase) pairs where a training caption uses a held-out phrase.
 
-    Draws `num_captions` captions as the training stream does (`caption(scene, rng, "random")`,
-    every scenario, 1-3 objects; `num_scenes` scenes, several captions each) and also checks every
-    phrase of the caption tables in spacetime.world.captions, so rare options are covered too.
+    Draws `num_captions` captions in each style a training config may use ("random", which
+    earlier versions trained on, and "framed", which "varied" adds), every scenario, 1-3 objects;
+    `num_scenes` scenes, several captions each, and also checks every phrase of the caption tables
+    in spacetime.world.captions, so rare options are covered too.
     Empty means the paraphrases are held out. Also fails (raises) if a template has no fixed phrase.
     """
     from spacetime.world import captions as cap
@@ -171,13 +172,16 @@ def paraphrases_seen_in_training(num_captions: int = 5000, num_scenes: int = 500
             raise AssertionError(f"held-out template {text!r} has no fixed phrase of two or more words")
     rng = np.random.default_rng(seed)
     scenes = [sample_scene(np.random.default_rng((seed, k))) for k in range(num_scenes)]
-    seen = [cap.caption(scenes[k % num_scenes], rng, "random").lower() for k in range(num_captions)]
+    seen = [cap.caption(scenes[k % num_scenes], rng, style).lower()
+            for style in ("random", "framed") for k in range(num_captions)]
     tables = [cap.COLOR_WORDS, cap.SHAPE_WORDS, cap.SIZE_WORDS, cap.SPEED_WORDS, cap.BACKGROUND_WORDS,
               cap.BACKGROUND_NOUNS, cap.DIRECTION_WORDS, cap.PREFIX_PARTICIPLES]
     seen += [w.lower() for table in tables for words in table.values() for w in words]
     seen += [w.lower() for pair in cap.MOTION_PHRASES.values() for words in pair for w in words]
     seen += [w.lower() for w in (*cap.MOVE_PARTICIPLES, *cap.MOVE_VERBS, *cap.TRAIL_PHRASES, *cap.CAMERA_PHRASES,
-                                 *cap.PILLAR_PHRASES, *cap.COLLIDE_PHRASES)]
+                                 *cap.PILLAR_PHRASES, *cap.COLLIDE_PHRASES, *cap.MORE_MOVE_PARTICIPLES,
+                                 *cap.MORE_MOVE_VERBS, *cap.PHRASE_FRAMES, *cap.SENTENCE_FRAMES,
+                                 *cap.CLOSING_SENTENCES)]
     return [(p, text) for p in phrases for text in seen if p in text]
 
 

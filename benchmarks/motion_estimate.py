@@ -1,6 +1,7 @@
 """Down to which noise level does a DiT see motion? Its one-step clean estimate of noised moving clips.
 
     python benchmarks/motion_estimate.py [--model FOLDER] [--clips 12] [--threads 2]
+        [--motions bounce orbit spin] [--first-frame]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one large red square on black moving one of six
 ways through the centre (the clips of `motion_learnability.py`) are encoded, noised to t with the
@@ -28,6 +29,17 @@ MOTIONS = ("left", "right", "up", "down", "up-right", "down-left")
 LEVELS = (0.0, 0.5, 0.7, 0.85, 0.95, 1.0)
 
 
+def scene_for(motion: str, rng: np.random.Generator):
+    """`motion_learnability`'s clip for a straight line or still; the world's placement otherwise."""
+    from spacetime.world import vocab
+    from spacetime.world.scene import Scene, SceneObject, place_objects
+
+    if motion == "still" or motion in vocab.DIRECTIONS:
+        return scene_of(motion, rng)
+    obj = SceneObject(color="red", shape="square", size="large", motion=motion)
+    return place_objects(Scene(background="black", objects=[obj]), rng, seconds=(FRAMES - 1) / FPS)
+
+
 def read(pipe, z: torch.Tensor, scenes) -> dict:
     """Decode latents z (B, C, t, h, w) and read them against `scenes`: motion / moves / presence rates."""
     from spacetime.world.evaluate import evaluate_many
@@ -38,7 +50,13 @@ def read(pipe, z: torch.Tensor, scenes) -> dict:
     items = [{"frames": tensor_to_frames(video), "fps": FPS, "positions_known": False, "expected": scene.to_dict()}
              for video, scene in zip(videos, scenes)]
     report = evaluate_many(items)
-    return {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("motion", "moves", "presence")}
+    rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("motion", "moves", "presence")}
+    by_motion: dict[str, list[int]] = {}  # asked motion -> [read as it, clips]
+    for scene, result in zip(scenes, report["items"]):
+        hits = by_motion.setdefault(scene.objects[0].motion, [0, 0])
+        hits[0] += bool(result["objects"][0]["checks"].get("motion"))
+        hits[1] += 1
+    return {**rates, "motion_by_word": {m: f"{a}/{n}" for m, (a, n) in by_motion.items()}}
 
 
 def main() -> int:
@@ -47,7 +65,13 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--motions", nargs="+", default=list(MOTIONS), metavar="MOTION",
+                        help=f"the motions, taken in turn (default: {' '.join(MOTIONS)})")
+    parser.add_argument("--first-frame", action="store_true", help="keep the first latent frame clean")
     args = parser.parse_args()
+    from spacetime.world.scene import check_world_names
+
+    check_world_names(motions=args.motions)
     torch.set_num_threads(args.threads)
 
     from spacetime import flow
@@ -60,7 +84,7 @@ def main() -> int:
     scenes, prompts = [], []
     for i in range(args.clips):
         rng = np.random.default_rng(i)
-        scenes.append(scene_of(MOTIONS[i % len(MOTIONS)], rng))
+        scenes.append(scene_for(args.motions[i % len(args.motions)], rng))
         prompts.append(prompt_of(scenes[-1], rng))
     video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene in scenes])  # (B, 3, T, H, W)
     generator = torch.Generator().manual_seed(args.seed)
@@ -71,12 +95,16 @@ def main() -> int:
         for level in LEVELS:
             eps = flow.frame_correlated_noise(x0.shape, rho, generator)
             t = torch.full(x0.shape[:1] + x0.shape[2:3], level)  # (B, t)
+            if args.first_frame:
+                t[:, 0] = 0.0
             x_t = flow.noise(x0, eps, t)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 v = pipe.dit(x_t, t, text, mask).float()
-            rows[level] = {"estimate": read(pipe, x_t - level * v, scenes), "x_t": read(pipe, x_t, scenes)}
+            estimate = x_t - t[:, None, :, None, None] * v  # (B, C, t, h, w)
+            rows[level] = {"estimate": read(pipe, estimate, scenes), "x_t": read(pipe, x_t, scenes)}
             print(f"t = {level:g}: estimate {rows[level]['estimate']}, x_t {rows[level]['x_t']}")
-    print(json.dumps({"model": args.model or "embedded", "clips": args.clips, "noise_correlation": rho,
+    print(json.dumps({"model": args.model or "embedded", "clips": args.clips, "motions": args.motions,
+                      "first_frame": args.first_frame, "noise_correlation": rho,
                       "levels": {str(k): v for k, v in rows.items()}}))
     return 0
 

@@ -60,6 +60,16 @@ def test_paraphrase_check_catches_a_training_phrase(monkeypatch):
     assert {phrase for phrase, _ in found} == {"the camera pans"}
 
 
+def test_paraphrase_check_reads_the_framed_captions(monkeypatch):
+    from spacetime.world import captions
+
+    eq = _load("embedded_quality")
+    # a sentence frame of the framed style that used a held-out phrase must be reported
+    monkeypatch.setattr(captions, "SENTENCE_FRAMES", ("Watch as {c}",))
+    found = eq.paraphrases_seen_in_training(num_captions=200, num_scenes=50)
+    assert {phrase for phrase, _ in found} == {"watch as"}
+
+
 def test_paraphrase_names_the_scene_in_the_world_words():
     from spacetime.world.scene import sample_scene
 
@@ -395,3 +405,23 @@ def test_embedded_quality_true_first_frame_animates_each_scenes_own_render(pipe,
     assert np.array_equal(given[0], first)  # scene 0's own first frame
     with pytest.raises(ValueError, match="second pass alone"):
         eq.measure(pipe, 1, out=tmp_path, log=lambda _: None, true_first_frame=True, two_pass=False)
+
+
+def test_motion_estimate_keeps_the_first_frame_clean_and_reads_the_named_motions(tmp_path, monkeypatch, capsys):
+    folder = write_tiny_model_folder(tmp_path / "tiny")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling motion_learnability
+    me = _load("motion_estimate")
+    read = me.read
+    calls = []
+    monkeypatch.setattr(me, "read", lambda pipe, z, scenes: calls.append((z, scenes)) or read(pipe, z, scenes))
+    monkeypatch.setattr(sys, "argv", ["motion_estimate.py", "--model", str(folder), "--clips", "2", "--threads", "1",
+                                      "--motions", "bounce", "orbit", "--first-frame"])
+    assert me.main() == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["motions"] == ["bounce", "orbit"] and result["first_frame"]
+    assert set(result["levels"]) == {str(level) for level in me.LEVELS}
+    assert set(result["levels"]["0.5"]["estimate"]["motion_by_word"]) == {"bounce", "orbit"}
+    assert [s.objects[0].motion for s in calls[0][1]] == ["bounce", "orbit"]
+    for (estimate, _), (x_t, _) in zip(calls[::2], calls[1::2]):  # the frame given stays what it was
+        assert torch.equal(estimate[:, :, 0], x_t[:, :, 0])
+    assert not torch.equal(calls[-2][0][:, :, 1:], calls[-1][0][:, :, 1:])  # the others are estimated

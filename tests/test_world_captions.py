@@ -21,7 +21,7 @@ def words_of(scene, full):
     return (sorted(objects), scene.camera, scene.pillar, scene.collide) + ((scene.background,) if full else ())
 
 
-@pytest.mark.parametrize("style", ["short", "descriptive"])
+@pytest.mark.parametrize("style", ["short", "descriptive", "framed"])
 def test_caption_parses_back_to_the_scene(style):
     for seed in range(300):
         rng = np.random.default_rng(seed)
@@ -29,7 +29,7 @@ def test_caption_parses_back_to_the_scene(style):
         text = caption(scene, rng, style)
         parsed = parse_prompt(text)
         assert words_of(parsed, style == "descriptive") == words_of(scene, style == "descriptive"), text
-        if style == "short":  # what a short caption leaves out falls back to the defaults
+        if style != "descriptive":  # what a short caption leaves out falls back to the defaults
             for o in scene.objects:
                 p = next(q for q in parsed.objects if q.color == o.color)
                 assert p.size in (o.size, "medium"), text
@@ -88,3 +88,13 @@ def test_captions_vary_and_are_reproducible():
     assert caption(scene, np.random.default_rng(1)) == caption(scene, np.random.default_rng(1))
     with pytest.raises(RequestError, match="style"):
         caption(scene, np.random.default_rng(0), "poem")
+
+
+def test_world_export_offers_every_caption_style():
+    from spacetime.cli import build_parser
+    from spacetime.world.captions import STYLES
+
+    for style in STYLES:
+        assert build_parser().parse_args(["world", "export", "out", "--clips", "1", "--style", style]).style == style
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["world", "export", "out", "--clips", "1", "--style", "poetic"])

@@ -100,8 +100,9 @@ def register(subparsers) -> None:
     export.add_argument("--size", type=_size, action="append", metavar="WxH",
                         help="canvas size; repeat for several, each clip takes one at random (default 128x128)")
     _add_length(export)
-    export.add_argument("--style", choices=("short", "descriptive", "random"), default="random",
-                        help="caption style (default random: either, half the time)")
+    export.add_argument("--style", choices=("short", "descriptive", "framed", "random", "varied"), default="random",
+                        help="caption style: short, descriptive, framed (either inside a sentence frame), "
+                             "random (short or descriptive, half the time; the default) or varied (any of the three)")
     export.add_argument("--objects", type=_objects, default=(1, 3), metavar="MIN-MAX",
                         help="objects per clip, N or MIN-MAX (default 1-3)")
     export.add_argument("--scenarios", nargs="+", metavar="NAME",

@@ -7,6 +7,12 @@ trail and collision, and now and then the size, speed and background; descriptiv
 full sentences that name everything. Every word a caption uses is known to
 `spacetime.world.parse`, so `parse_prompt(caption(scene))` gives back the scene's words
 (tests/test_world_captions.py checks this round trip).
+
+The "framed" style puts a short or descriptive caption in one of many sentence frames ("a
+video of ...", "Here, ...") and draws the straight-motion verb from a longer list, so that
+the model meets the world's words in more sentence structures than two; "varied" draws
+short, descriptive and framed alike. "random" (short or descriptive) is left as it was, so
+that the configs that trained earlier versions still draw the same captions.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from spacetime.errors import RequestError
 from spacetime.world import vocab
 from spacetime.world.scene import Scene, SceneObject
 
-STYLES = ("short", "descriptive", "random")
+STYLES = ("short", "descriptive", "random", "framed", "varied")
 
 # synonyms stay close to the named colour, so a caption never contradicts the pixels
 COLOR_WORDS: dict[str, tuple[str, ...]] = {
@@ -75,6 +81,9 @@ SOURCE_WORDS: dict[str, str] = {  # "from the left side toward the right"
 }
 MOVE_PARTICIPLES = ("moving", "sliding", "drifting", "gliding", "travelling", "heading")
 MOVE_VERBS = ("moves", "slides", "drifts", "glides", "travels", "heads")
+# the framed style's further verbs for straight motion
+MORE_MOVE_PARTICIPLES = ("shifting", "coasting", "cruising", "advancing", "floating", "flying", "proceeding")
+MORE_MOVE_VERBS = ("shifts", "coasts", "cruises", "advances", "floats", "flies", "proceeds")
 # (participle phrases for short captions, present-tense phrases for sentences)
 MOTION_PHRASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "still": (("resting", "sitting still", "standing still", "motionless", "stationary"),
@@ -103,6 +112,15 @@ PILLAR_PHRASES = ("behind a pillar", "behind a gray pillar", "behind a column in
                   "behind the central pillar")
 COLLIDE_PHRASES = ("collide", "bump into each other", "crash into each other", "collide head-on")
 COUNT_WORDS = {2: "two", 3: "three"}
+# the framed style: frames around a short caption (a phrase) and around descriptive sentences
+PHRASE_FRAMES = ("a video of {c}", "video of {c}", "an animation of {c}", "footage of {c}", "a clip showing {c}",
+                 "a scene with {c}", "we see {c}", "here we see {c}", "you can see {c}", "there is {c}",
+                 "showing {c}", "{c}, animated", "{c} throughout the video", "{c} for the whole video",
+                 "{c} in a simple animation", "{c}, nothing else")
+SENTENCE_FRAMES = ("In the video, {c}", "Here, {c}", "We see that {c}", "This video shows that {c}",
+                   "Throughout the video, {c}", "In the animation, {c}", "As the video plays, {c}",
+                   "The video shows this: {c}")
+CLOSING_SENTENCES = ("Nothing else happens.", "That is all.", "The video ends there.", "No other objects appear.")
 
 
 def _pick(rng: np.random.Generator, options):
@@ -124,10 +142,13 @@ def _noun_phrase(obj: SceneObject, rng, *, size: str) -> str:
     return " ".join(words)
 
 
-def _motion_phrase(obj: SceneObject, rng, *, sentence: bool, detail: bool) -> str:
+def _motion_phrase(obj: SceneObject, rng, *, sentence: bool, detail: bool, more_verbs: bool = False) -> str:
     """What the object does: a participle phrase ('sliding quickly left') or a verb phrase."""
     if obj.motion in vocab.DIRECTIONS:
-        verb = _pick(rng, MOVE_VERBS if sentence else MOVE_PARTICIPLES)
+        verbs = MOVE_VERBS if sentence else MOVE_PARTICIPLES
+        if more_verbs:
+            verbs += MORE_MOVE_VERBS if sentence else MORE_MOVE_PARTICIPLES
+        verb = _pick(rng, verbs)
         direction = _pick(rng, DIRECTION_WORDS[obj.motion])
         speed = ""
         if detail or (obj.speed != "normal" and rng.random() < 0.7):
@@ -151,9 +172,9 @@ def _background_phrase(scene: Scene, rng) -> str:
 
 
 def _object_clause(obj: SceneObject, scene: Scene, rng, *, sentence: bool, detail: bool, pillar: bool,
-                   first: bool = False) -> str:
+                   first: bool = False, more_verbs: bool = False) -> str:
     noun = _noun_phrase(obj, rng, size="always" if detail else "sometimes")
-    motion = _motion_phrase(obj, rng, sentence=sentence, detail=detail)
+    motion = _motion_phrase(obj, rng, sentence=sentence, detail=detail, more_verbs=more_verbs)
     extras = []
     if obj.trail:
         color = _pick(rng, COLOR_WORDS[obj.color])
@@ -169,7 +190,7 @@ def _object_clause(obj: SceneObject, scene: Scene, rng, *, sentence: bool, detai
     return ", ".join([clause, *extras]) if extras and not sentence else " ".join([clause, *extras])
 
 
-def short_caption(scene: Scene, rng: np.random.Generator) -> str:
+def short_caption(scene: Scene, rng: np.random.Generator, *, more_verbs: bool = False) -> str:
     """A terse prompt: 'red circle moving right', 'small blue box bouncing and green ball spinning'."""
     objs = list(scene.objects)
     order = rng.permutation(len(objs)) if not scene.collide else np.arange(len(objs))
@@ -177,11 +198,11 @@ def short_caption(scene: Scene, rng: np.random.Generator) -> str:
     if scene.collide and len(objs) >= 2:
         a, b = (_noun_phrase(o, rng, size="sometimes") for o in objs[:2])
         clauses = [f"{a} and {b} {_pick(rng, COLLIDE_PHRASES)}"]
-        clauses += [_object_clause(objs[i], scene, rng, sentence=False, detail=False, pillar=i in crossing)
-                    for i in range(2, len(objs))]
+        clauses += [_object_clause(objs[i], scene, rng, sentence=False, detail=False, pillar=i in crossing,
+                                   more_verbs=more_verbs) for i in range(2, len(objs))]
     else:
         clauses = [_object_clause(objs[i], scene, rng, sentence=False, detail=False, pillar=i in crossing,
-                                  first=n == 0) for n, i in enumerate(order)]
+                                  first=n == 0, more_verbs=more_verbs) for n, i in enumerate(order)]
     if scene.pillar and not crossing:
         clauses.append("a pillar in the middle")
     text = " and ".join(clauses) if clauses else f"an empty {_pick(rng, BACKGROUND_WORDS[scene.background])} scene"
@@ -194,7 +215,7 @@ def short_caption(scene: Scene, rng: np.random.Generator) -> str:
     return ", ".join([text, *extras])
 
 
-def descriptive_caption(scene: Scene, rng: np.random.Generator) -> str:
+def descriptive_caption(scene: Scene, rng: np.random.Generator, *, more_verbs: bool = False) -> str:
     """Full sentences naming every object's size, colour, shape, motion and speed, the background and camera."""
     objs = list(scene.objects)
     background = _background_phrase(scene, rng)
@@ -202,13 +223,14 @@ def descriptive_caption(scene: Scene, rng: np.random.Generator) -> str:
     sentences = []
     if scene.collide and len(objs) >= 2:
         a, b = (f"{_article(n)} {n}" for n in (_noun_phrase(o, rng, size="always") for o in objs[:2]))
-        ma, mb = (_motion_phrase(o, rng, sentence=False, detail=True) for o in objs[:2])
+        ma, mb = (_motion_phrase(o, rng, sentence=False, detail=True, more_verbs=more_verbs) for o in objs[:2])
         sentences.append(f"{a} {ma} and {b} {mb} {_pick(rng, COLLIDE_PHRASES)} {background}")
         rest = list(range(2, len(objs)))
     else:
         rest = list(rng.permutation(len(objs)))
     for n, i in enumerate(rest):
-        clause = _object_clause(objs[i], scene, rng, sentence=True, detail=True, pillar=i in crossing)
+        clause = _object_clause(objs[i], scene, rng, sentence=True, detail=True, pillar=i in crossing,
+                                more_verbs=more_verbs)
         if not sentences and n == 0:
             clause = f"{background}, {clause}" if rng.random() < 0.4 else f"{clause} {background}"
         sentences.append(clause)
@@ -222,10 +244,25 @@ def descriptive_caption(scene: Scene, rng: np.random.Generator) -> str:
     return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
 
 
+def framed_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """A short caption in a phrase frame ('a video of red circle cruising right') or descriptive
+    sentences in a sentence frame ('Here, a small red circle ...'), now and then with a closing sentence."""
+    if rng.random() < 0.5:
+        return _pick(rng, PHRASE_FRAMES).format(c=short_caption(scene, rng, more_verbs=True))
+    text = descriptive_caption(scene, rng, more_verbs=True)
+    text = _pick(rng, SENTENCE_FRAMES).format(c=text[0].lower() + text[1:])
+    return f"{text} {_pick(rng, CLOSING_SENTENCES)}" if rng.random() < 0.3 else text
+
+
 def caption(scene: Scene, rng: np.random.Generator, style: str = "random") -> str:
-    """A caption of `scene`: style 'short', 'descriptive', or 'random' (either, half the time)."""
+    """A caption of `scene` in `style`: 'short', 'descriptive', 'framed', 'random' (short or
+    descriptive, half the time each) or 'varied' (short, descriptive or framed, a third each)."""
     if style not in STYLES:
         raise RequestError(f"unknown caption style {style!r}; use one of: {', '.join(STYLES)}")
     if style == "random":
         style = "short" if rng.random() < 0.5 else "descriptive"
+    elif style == "varied":
+        style = _pick(rng, ("short", "descriptive", "framed"))
+    if style == "framed":
+        return framed_caption(scene, rng)
     return short_caption(scene, rng) if style == "short" else descriptive_caption(scene, rng)

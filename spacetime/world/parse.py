@@ -83,7 +83,8 @@ def _table() -> dict[str, tuple[str, str]]:
                      "glide", "glides", "gliding", "travel", "travels", "travelling", "traveling", "head",
                      "heads", "heading", "go", "goes", "going", "pass", "passes", "passing", "cross",
                      "crosses", "crossing", "roll", "rolls", "rolling", "diagonally", "diagonal", "flies",
-                     "flying", "fly", "runs", "running", "floats", "floating"))
+                     "flying", "fly", "runs", "running", "floats", "floating", "shifts", "shifting", "coasts",
+                     "coasting", "cruises", "cruising", "advances", "advancing", "proceeds", "proceeding"))
     for name, (participles, verbs) in MOTION_PHRASES.items():  # keeps the parser in step with captions
         for phrase in participles + verbs + PREFIX_PARTICIPLES.get(name, ()):
             for w in phrase.split():
@@ -109,6 +110,8 @@ edge side corner centre center middle central each other objects object shapes s
 behind front everything them they for moment briefly around along path through out reappears reappear
 emerges comes other beyond apart place put pace clockwise by empty hides hiding itself both together
 gets getting sized does off onto upon
+animation animated footage showing shows show we see you can here throughout whole simple nothing else happens
+all plays ends no appear
 """.split())
 
 _WORDS = _table()
