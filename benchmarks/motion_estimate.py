@@ -1,7 +1,7 @@
 """Down to which noise level does a DiT see motion? Its one-step clean estimate of noised moving clips.
 
     python benchmarks/motion_estimate.py [--model FOLDER] [--clips 12] [--threads 2]
-        [--motions bounce orbit spin] [--first-frame]
+        [--motions bounce orbit spin] [--first-frame] [--sample]
 
 Clips of 17 frames (2 s at 8 fps, 128x128) of one large red square on black moving one of six
 ways through the centre (the clips of `motion_learnability.py`) are encoded, noised to t with the
@@ -9,6 +9,14 @@ folder's noise correlation, and the DiT's one-step estimate of the clean latent,
 autocast, the clip's own caption), is decoded and read by the world evaluator: motion class,
 `moves` and presence. The noised latent x_t itself, decoded, is read beside it: how much motion
 the noise has left for the network to see. t = 0 is the VAE round trip. Last line: one JSON object.
+
+`--motions` names other motions (the clips take them in turn; each level's reading is also given
+per motion); those that are not a straight line or still (bounce, grow, shrink, spin, orbit) are
+placed as the world places them. `--first-frame` keeps the first latent frame clean (t = 0 there),
+as image to video and the second pass of `generate` do: whether the network continues a motion
+it is shown the start of. `--sample` also animates each clip's own first frame with the model's
+sampler and defaults (image to video, the clip's caption) and reads that: what sampling makes of
+the same start.
 
 If the estimate keeps the motion down to high noise while generated clips come out still, the
 network denoises motion it is shown but does not start it: the layout that sampling settles on at
@@ -41,14 +49,19 @@ def scene_for(motion: str, rng: np.random.Generator):
 
 
 def read(pipe, z: torch.Tensor, scenes) -> dict:
-    """Decode latents z (B, C, t, h, w) and read them against `scenes`: motion / moves / presence rates."""
-    from spacetime.world.evaluate import evaluate_many
-
+    """Decode latents z (B, C, t, h, w) and read them against `scenes` (`read_frames`)."""
     from spacetime.video.convert import tensor_to_frames
 
     videos = pipe.vae.decode_latents(z, num_frames=FRAMES)  # (B, 3, T, H, W) in [-1, 1]
-    items = [{"frames": tensor_to_frames(video), "fps": FPS, "positions_known": False, "expected": scene.to_dict()}
-             for video, scene in zip(videos, scenes)]
+    return read_frames([tensor_to_frames(video) for video in videos], scenes)
+
+
+def read_frames(clips, scenes) -> dict:
+    """Read uint8 clips (T, H, W, 3) against `scenes`: motion / moves / presence rates, motion per asked word."""
+    from spacetime.world.evaluate import evaluate_many
+
+    items = [{"frames": frames, "fps": FPS, "positions_known": False, "expected": scene.to_dict()}
+             for frames, scene in zip(clips, scenes)]
     report = evaluate_many(items)
     rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("motion", "moves", "presence")}
     by_motion: dict[str, list[int]] = {}  # asked motion -> [read as it, clips]
@@ -68,6 +81,7 @@ def main() -> int:
     parser.add_argument("--motions", nargs="+", default=list(MOTIONS), metavar="MOTION",
                         help=f"the motions, taken in turn (default: {' '.join(MOTIONS)})")
     parser.add_argument("--first-frame", action="store_true", help="keep the first latent frame clean")
+    parser.add_argument("--sample", action="store_true", help="also animate each clip's first frame and read it")
     args = parser.parse_args()
     from spacetime.world.scene import check_world_names
 
@@ -103,9 +117,16 @@ def main() -> int:
             estimate = x_t - t[:, None, :, None, None] * v  # (B, C, t, h, w)
             rows[level] = {"estimate": read(pipe, estimate, scenes), "x_t": read(pipe, x_t, scenes)}
             print(f"t = {level:g}: estimate {rows[level]['estimate']}, x_t {rows[level]['x_t']}")
+    sampled = None
+    if args.sample:
+        clips = [pipe.animate(render(scene, SIZE, SIZE, FPS, 1)[0], prompt, frames=FRAMES, fps=FPS, width=SIZE,
+                              height=SIZE, seed=args.seed + i, progress=False).frames
+                 for i, (scene, prompt) in enumerate(zip(scenes, prompts))]
+        sampled = read_frames(clips, scenes)
+        print(f"sampled from the first frame: {sampled}")
     print(json.dumps({"model": args.model or "embedded", "clips": args.clips, "motions": args.motions,
                       "first_frame": args.first_frame, "noise_correlation": rho,
-                      "levels": {str(k): v for k, v in rows.items()}}))
+                      "levels": {str(k): v for k, v in rows.items()}, "sampled": sampled}))
     return 0
 
 

@@ -415,12 +415,13 @@ def test_motion_estimate_keeps_the_first_frame_clean_and_reads_the_named_motions
     calls = []
     monkeypatch.setattr(me, "read", lambda pipe, z, scenes: calls.append((z, scenes)) or read(pipe, z, scenes))
     monkeypatch.setattr(sys, "argv", ["motion_estimate.py", "--model", str(folder), "--clips", "2", "--threads", "1",
-                                      "--motions", "bounce", "orbit", "--first-frame"])
+                                      "--motions", "bounce", "orbit", "--first-frame", "--sample"])
     assert me.main() == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["motions"] == ["bounce", "orbit"] and result["first_frame"]
     assert set(result["levels"]) == {str(level) for level in me.LEVELS}
     assert set(result["levels"]["0.5"]["estimate"]["motion_by_word"]) == {"bounce", "orbit"}
+    assert set(result["sampled"]["motion_by_word"]) == {"bounce", "orbit"} and _in_unit(result["sampled"]["presence"])
     assert [s.objects[0].motion for s in calls[0][1]] == ["bounce", "orbit"]
     for (estimate, _), (x_t, _) in zip(calls[::2], calls[1::2]):  # the frame given stays what it was
         assert torch.equal(estimate[:, :, 0], x_t[:, :, 0])
