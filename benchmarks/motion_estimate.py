@@ -31,6 +31,7 @@ import json
 import numpy as np
 import torch
 
+from embedded_quality import motion_by_word
 from motion_learnability import FPS, FRAMES, SIZE, prompt_of, scene_of
 
 MOTIONS = ("left", "right", "up", "down", "up-right", "down-left")
@@ -64,12 +65,7 @@ def read_frames(clips, scenes) -> dict:
              for frames, scene in zip(clips, scenes)]
     report = evaluate_many(items)
     rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("motion", "moves", "presence")}
-    by_motion: dict[str, list[int]] = {}  # asked motion -> [read as it, clips]
-    for scene, result in zip(scenes, report["items"]):
-        hits = by_motion.setdefault(scene.objects[0].motion, [0, 0])
-        hits[0] += bool(result["objects"][0]["checks"].get("motion"))
-        hits[1] += 1
-    return {**rates, "motion_by_word": {m: f"{a}/{n}" for m, (a, n) in by_motion.items()}}
+    return {**rates, "motion_by_word": motion_by_word(report)}
 
 
 def main() -> int:
@@ -100,7 +96,8 @@ def main() -> int:
         rng = np.random.default_rng(i)
         scenes.append(scene_for(args.motions[i % len(args.motions)], rng))
         prompts.append(prompt_of(scenes[-1], rng))
-    video = torch.stack([frames_to_tensor(render(scene, SIZE, SIZE, FPS, FRAMES)) for scene in scenes])  # (B, 3, T, H, W)
+    renders = [render(scene, SIZE, SIZE, FPS, FRAMES) for scene in scenes]  # uint8 (T, H, W, 3) each
+    video = torch.stack([frames_to_tensor(frames) for frames in renders])  # (B, 3, T, H, W)
     generator = torch.Generator().manual_seed(args.seed)
     rows = {}
     with torch.no_grad():
@@ -119,9 +116,9 @@ def main() -> int:
             print(f"t = {level:g}: estimate {rows[level]['estimate']}, x_t {rows[level]['x_t']}")
     sampled = None
     if args.sample:
-        clips = [pipe.animate(render(scene, SIZE, SIZE, FPS, 1)[0], prompt, frames=FRAMES, fps=FPS, width=SIZE,
-                              height=SIZE, seed=args.seed + i, progress=False).frames
-                 for i, (scene, prompt) in enumerate(zip(scenes, prompts))]
+        clips = [pipe.animate(frames[0], prompt, frames=FRAMES, fps=FPS, width=SIZE, height=SIZE, seed=args.seed + i,
+                              progress=False).frames
+                 for i, (frames, prompt) in enumerate(zip(renders, prompts))]
         sampled = read_frames(clips, scenes)
         print(f"sampled from the first frame: {sampled}")
     print(json.dumps({"model": args.model or "embedded", "clips": args.clips, "motions": args.motions,
