@@ -1,7 +1,8 @@
 """Can a DiT learn shape words at all? Fine-tune it where nothing but the shape word explains the image.
 
     python benchmarks/shape_learnability.py [--model FOLDER] [--minutes 10] [--threads 1] [--samples 60]
-                                            [--vary all] [--contrast]
+                                            [--vary all] [--contrast] [--lr 1e-4] [--shift 1]
+                                            [--sample-shift S]
 
 Still 128x128 world scenes of one large red object on black at a random position, captioned
 "a large red {circle|square|triangle} on a black background": the shape is the only word that
@@ -49,14 +50,14 @@ def prompt_of(scene) -> str:
     return f"a {obj.size} {obj.color} {obj.shape} on a {scene.background} background"
 
 
-def read_shapes(pipe, samples: int, vary_all: bool = False) -> dict:
+def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None = None) -> dict:
     """Generate `samples` images (shapes in turn) and read them: rates and shape hits per asked shape."""
     from spacetime.world.evaluate import evaluate_many
 
     items = []
     for i in range(samples):
         scene = scene_of(SHAPES[i % len(SHAPES)], np.random.default_rng(i), vary_all)
-        video = pipe.generate(prompt_of(scene), seed=i, frames=1, progress=False)
+        video = pipe.generate(prompt_of(scene), seed=i, frames=1, shift=shift, progress=False)
         items.append({"frames": video.frames, "fps": video.fps, "positions_known": False, "expected": scene.to_dict()})
     report = evaluate_many(items)
     rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("color", "shape", "size", "presence")}
@@ -66,7 +67,8 @@ def read_shapes(pipe, samples: int, vary_all: bool = False) -> dict:
     return {"rates": rates, "shape_hits": hits, "per_shape": samples // len(SHAPES)}
 
 
-def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0):
+def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0, lr: float = 1e-4,
+          shift: float = 1.0):
     """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
     from _model_choice import finetune_for
 
@@ -90,11 +92,11 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, 1, h, w)
         text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=1.0,
+            loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
                                          text_drop=0.1, null_text=null_text, null_mask=null_mask)
         return loss
 
-    return finetune_for(pipe.dit, minutes, batch_loss, log_every=100)
+    return finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr)
 
 
 def main() -> int:
@@ -105,6 +107,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--vary", choices=("shape", "all"), default="shape", help="what varies besides the shape")
     parser.add_argument("--contrast", action="store_true", help="batches of one scene in each shape")
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--shift", type=float, default=1.0, help="training timestep shift")
+    parser.add_argument("--sample-shift", type=float, help="sampling shift (default: the folder's)")
     args = parser.parse_args()
     vary_all = args.vary == "all"
     torch.set_num_threads(args.threads)
@@ -112,13 +117,14 @@ def main() -> int:
     from spacetime.pipeline import Pipeline
 
     pipe = Pipeline.from_pretrained(args.model)
-    before = read_shapes(pipe, args.samples, vary_all)
+    before = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     print(f"before: {before}")
-    pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast)
-    after = read_shapes(pipe, args.samples, vary_all)
+    pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift)
+    after = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     print(f"after {steps} steps ({args.minutes:g} min): {after}")
     print(json.dumps({"model": args.model or "embedded", "minutes": args.minutes, "steps": steps,
-                      "vary": args.vary, "contrast": args.contrast,
+                      "vary": args.vary, "contrast": args.contrast, "lr": args.lr, "shift": args.shift,
+                      "sample_shift": args.sample_shift,
                       "before": before, "after": after}))
     return 0
 

@@ -148,6 +148,10 @@ class BertModel(nn.Module):
         ))
         self.encoder = nn.ModuleDict(dict(layer=nn.ModuleList(BertLayer(c) for _ in range(c.num_hidden_layers))))
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The token embedding table (as transformers' models name it)."""
+        return self.embeddings["word_embeddings"]
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         L = input_ids.shape[1]
         if L > self.config.max_position_embeddings:

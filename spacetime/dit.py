@@ -430,6 +430,23 @@ class DiT(nn.Module):
         if text_mask.shape != text.shape[:2]:
             raise ValueError(f"text_mask must be {tuple(text.shape[:2])}, got {tuple(text_mask.shape)}")
 
+    def widen_text_input(self, text_dim: int) -> "DiT":
+        """This model taking text `text_dim` wide: its text features first, zero weights on the rest.
+
+        The widened model computes exactly what this one does until training gives the new
+        features weight (e.g. a text encoder's word embeddings beside its states, `TextEncoder`).
+        """
+        old = self.config.text_dim
+        if text_dim < old:
+            raise ValueError(f"widen_text_input: text_dim {text_dim} is narrower than the model's {old}")
+        wide = DiT(replace(self.config, text_dim=text_dim)).to(self.out_proj.weight)
+        state = self.state_dict()
+        for name in ("text_embed.0.weight", "pooled_text_embed.0.weight"):
+            if name in state:
+                state[name] = torch.cat([state[name], state[name].new_zeros(state[name].shape[0], text_dim - old)], 1)
+        wide.load_state_dict(state, strict=True)
+        return wide
+
     # Model folders (config.json + model.safetensors, strict).
     def save_pretrained(self, folder: str | Path) -> Path:
         from spacetime import modelio

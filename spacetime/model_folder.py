@@ -4,6 +4,7 @@ Layout (written by `spacetime export` through `write_model_folder`):
 
     OUT/model_index.json      {"format": "spacetime", "version": 1,
                                "text_encoder": "default" | "relative/path" | "/absolute/path",
+                               "text_word_embeddings"?: true,
                                "defaults": {"width", "height", "fps", "seconds", "steps",
                                             "guidance", "sampler", "shift"?, "first_image"?, ...}}
     OUT/vae/config.json, OUT/vae/model.safetensors
@@ -11,7 +12,8 @@ Layout (written by `spacetime export` through `write_model_folder`):
 
 `text_encoder` is "default" (the packaged all-MiniLM-L6-v2) or a local Hugging Face
 encoder folder; a relative path is resolved against OUT, so a folder can carry its own
-encoder and still be moved. `defaults` are the settings the model was trained for and
+encoder and still be moved. `text_word_embeddings` true: the DiT reads the encoder's input
+word embeddings beside its token states (`TextEncoder(word_embeddings=True)`); absent: false. `defaults` are the settings the model was trained for and
 that fit the machine it targets; the command line uses them when a flag is not given.
 
 Everything missing or malformed is a one-line `WeightsError` that names the file.
@@ -67,6 +69,7 @@ def write_model_folder(
     vae,
     dit,
     text_encoder: str = "default",
+    text_word_embeddings: bool = False,
     defaults: dict,
 ) -> Path:
     """Write a complete model folder (see the module docstring) and return its path.
@@ -83,6 +86,8 @@ def write_model_folder(
     save_pretrained(vae, vae.config, out / "vae")
     save_pretrained(dit, dit.config, out / "dit")
     index = {"format": FORMAT, "version": VERSION, "text_encoder": text_encoder, "defaults": defaults}
+    if text_word_embeddings:
+        index["text_word_embeddings"] = True
     write_json_atomic(out / INDEX_NAME, index)
     return out
 
@@ -103,6 +108,10 @@ def read_model_index(path: str | Path) -> dict:
     if index.get("version") != VERSION:
         raise WeightsError(f"{index_path}: version {index.get('version')!r} is not supported (this build reads {VERSION})")
     index["defaults"] = validate_defaults(index.get("defaults"), source=str(index_path))
+    index.setdefault("text_word_embeddings", False)
+    if not isinstance(index["text_word_embeddings"], bool):
+        raise WeightsError(f"{index_path}: text_word_embeddings must be true or false, "
+                           f"got {index['text_word_embeddings']!r}")
     for part in ("vae", "dit"):
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (folder / part / name).is_file():
@@ -126,11 +135,11 @@ def resolve_text_encoder(ref: Any, folder: Path) -> str:
 
 
 def read_model_folder(path: str | Path):
-    """Load a model folder: returns `(vae, dit, text_encoder_ref, defaults)`.
+    """Load a model folder: returns `(vae, dit, text_encoder_ref, defaults, text_word_embeddings)`.
 
     `vae` and `dit` are loaded strictly in eval mode on the CPU in float32; the text
-    encoder is returned as a reference ("default" or an absolute folder) because
-    loading it is the text module's concern.
+    encoder is returned as a reference ("default" or an absolute folder) with its
+    `word_embeddings` setting, because loading it is the text module's concern.
     """
     from spacetime.dit import DiT
     from spacetime.vae import VideoVAE
@@ -139,7 +148,7 @@ def read_model_folder(path: str | Path):
     index = read_model_index(folder)
     vae = VideoVAE.from_pretrained(folder / "vae")
     dit = DiT.from_pretrained(folder / "dit")
-    return vae, dit, index["text_encoder"], index["defaults"]
+    return vae, dit, index["text_encoder"], index["defaults"], index["text_word_embeddings"]
 
 
 def write_tiny_model_folder(out_dir: str | Path, *, seed: int = 0, defaults: dict | None = None) -> Path:

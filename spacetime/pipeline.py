@@ -157,8 +157,9 @@ class Pipeline:
                     "the embedded model is not in this build; pass --model PATH (a folder made by `spacetime export`)"
                 )
             path = EMBEDDED
-        vae, dit, text_ref, defaults = read_model_folder(path)
-        text_encoder = TextEncoder.from_pretrained(None if text_ref == "default" else text_ref)
+        vae, dit, text_ref, defaults, word_embeddings = read_model_folder(path)
+        text_encoder = TextEncoder.from_pretrained(None if text_ref == "default" else text_ref,
+                                                   word_embeddings=word_embeddings)
         return cls(vae, dit, text_encoder, defaults)
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Pipeline":

@@ -44,21 +44,31 @@ class TextEncoder(nn.Module):
 
     `encode(prompts)` returns token states (B, L, dim) float32 and a mask (B, L) bool,
     True on real tokens; L is the longest prompt of the batch, at most `max_length`.
+
+    With `word_embeddings`, each token's state is followed by the encoder's input embedding of
+    that token, layer-normalised (no affine): `dim` is twice the encoder's width. The output
+    states are contextual, so the same word reads differently in a sentence of another shape
+    (a held-out paraphrase); the input embedding of "left" is the same in every sentence.
     """
 
-    def __init__(self, tokenizer, model: nn.Module, max_length: int, name: str = "text encoder"):
+    def __init__(self, tokenizer, model: nn.Module, max_length: int, name: str = "text encoder",
+                 word_embeddings: bool = False):
         """`tokenizer.encode(prompts, max_length)` gives ids, mask and untruncated lengths (see
         `spacetime.bert.BertTokenizer`, `HFTokenizer`); `model(input_ids=, attention_mask=)` gives the
-        states (B, L, dim), or an output holding them as `.last_hidden_state` (transformers)."""
+        states (B, L, dim), or an output holding them as `.last_hidden_state` (transformers);
+        `model.get_input_embeddings()` its token embedding table."""
         super().__init__()
         self.tokenizer = tokenizer
         self.model = model.eval().requires_grad_(False)
         self.max_length = int(max_length)
         self.name = name
-        self.dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+        self.word_embeddings = bool(word_embeddings)
+        self.states_dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+        self.dim = self.states_dim * (2 if self.word_embeddings else 1)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, max_length: int | None = None) -> "TextEncoder":
+    def from_pretrained(cls, path: str | Path | None = None, max_length: int | None = None,
+                        word_embeddings: bool = False) -> "TextEncoder":
         """Load a local encoder folder (None = the bundled all-MiniLM-L6-v2), offline."""
         folder = default_encoder_path() if path is None else Path(path)
         config_path = folder / "config.json"
@@ -77,7 +87,7 @@ class TextEncoder(nn.Module):
 
             tokenizer, model = BertTokenizer.from_folder(folder), BertModel.from_pretrained(folder)
             limit = max_length or _folder_max_length(folder, tokenizer, model.config)
-            return cls(tokenizer, model, limit, name=str(folder))
+            return cls(tokenizer, model, limit, name=str(folder), word_embeddings=word_embeddings)
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local_files_only below already
         import transformers
@@ -107,7 +117,7 @@ class TextEncoder(nn.Module):
                 hf_logging.enable_progress_bar()
 
         limit = max_length or _folder_max_length(folder, tokenizer, model.config)
-        return cls(HFTokenizer(tokenizer), model, limit, name=str(folder))
+        return cls(HFTokenizer(tokenizer), model, limit, name=str(folder), word_embeddings=word_embeddings)
 
     @property
     def device(self) -> torch.device:
@@ -134,8 +144,11 @@ class TextEncoder(nn.Module):
         input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         with torch.no_grad():
             states = self.model(input_ids=input_ids, attention_mask=attention_mask)  # (B, L, dim)
-        states = getattr(states, "last_hidden_state", states)  # transformers returns an output object
-        return states.float(), attention_mask.bool()
+            states = getattr(states, "last_hidden_state", states).float()  # transformers returns an output object
+            if self.word_embeddings:
+                words = self.model.get_input_embeddings()(input_ids).float()  # (B, L, dim)
+                states = torch.cat([states, nn.functional.layer_norm(words, words.shape[-1:])], dim=-1)  # (B, L, 2 dim)
+        return states, attention_mask.bool()
 
     def null(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """The empty-prompt embedding, (batch, L, dim) and (batch, L), for classifier-free guidance."""

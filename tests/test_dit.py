@@ -154,6 +154,20 @@ def test_absolute_position_starts_as_the_model_without_it():
     assert forward_flops(extended.config, 96, 5) > forward_flops(base.config, 96, 5)
 
 
+def test_widened_text_input_starts_as_the_model_and_reads_the_new_features_once_trained():
+    base = randomized(DiT(tiny())).eval()
+    wide = base.widen_text_input(20).eval()
+    assert wide.config.text_dim == 20 and wide.text_embed[0].weight.shape[1] == 20
+    x, t, text, mask = inputs()
+    extra = torch.randn(*text.shape[:2], 8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(wide(x, t, torch.cat([text, extra], -1), mask), base(x, t, text, mask))
+    with torch.no_grad():  # weight on the new features: now they change the output
+        wide.text_embed[0].weight[:, 12:].normal_(generator=torch.Generator().manual_seed(4))
+    assert not torch.allclose(wide(x, t, torch.cat([text, extra], -1), mask), base(x, t, text, mask), atol=1e-3)
+    with pytest.raises(ValueError, match="narrower"):
+        base.widen_text_input(8)
+
+
 def test_same_seed_same_model_and_output():
     x, t, text, mask = inputs()
     outs = []

@@ -82,6 +82,10 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
     (broken / INDEX_NAME).write_text(json.dumps(bad_rho))
     with pytest.raises(WeightsError, match=r"defaults.noise_correlation must be a number in \[0, 1\)"):
         read_model_index(broken)
+    assert index["text_word_embeddings"] is False  # absent from the index: the states alone
+    (broken / INDEX_NAME).write_text(json.dumps({**index, "text_word_embeddings": "yes"}))
+    with pytest.raises(WeightsError, match="text_word_embeddings must be true or false"):
+        read_model_index(broken)
 
 
 def _copy_with_defaults(folder, out, **defaults):

@@ -26,6 +26,29 @@ def test_default_minilm_encodes_prompts_with_mask(minilm):
     assert null.shape[0] == 3 and torch.equal(null_mask[0], mask[1, : null_mask.shape[1]])
 
 
+def test_word_embeddings_follow_the_states_and_do_not_depend_on_the_sentence(minilm):
+    words = TextEncoder.from_pretrained(word_embeddings=True)
+    assert words.dim == 2 * minilm.dim == 768 and words.states_dim == minilm.dim
+    prompts = ["a red circle moving left", "Watch as a red circle makes its way left, set against a black background."]
+    states, mask = minilm.encode(prompts)
+    both, both_mask = words.encode(prompts)
+    assert both.shape == (*states.shape[:2], 768) and torch.equal(both_mask, mask)
+    assert torch.equal(both[..., :384], states)  # the states are untouched
+    ids = words.tokenizer.encode(prompts, words.max_length)[0]
+    left = words.tokenizer.encode(["left"], 8)[0][0, 1]  # [CLS] left [SEP]
+    first, second = (both[k, ids[k] == left][-1] for k in range(2))
+    assert torch.equal(first[384:], second[384:])  # the word's embedding: the same in both sentences
+    assert not torch.allclose(first[:384], second[:384], atol=1e-2)  # its state is not
+    assert abs(float(first[384:].mean())) < 1e-4 and abs(float(first[384:].std(correction=0)) - 1) < 1e-2  # layer-normalised
+
+
+@pytest.mark.parametrize("kind", ["bert", "t5"])
+def test_word_embeddings_of_any_local_encoder(tmp_path, kind):
+    enc = TextEncoder.from_pretrained(save_tiny_encoder(tmp_path / kind, kind), word_embeddings=True)
+    states, mask = enc.encode(["hello world", "a much longer prompt than the first one"])
+    assert enc.dim == 32 and states.shape == (2, mask.shape[1], 32)
+
+
 def test_long_prompts_are_truncated_with_a_warning(minilm):
     with pytest.warns(SpacetimeWarning, match="cut"):
         states, mask = minilm.encode(["word " * 400])

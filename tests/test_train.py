@@ -217,7 +217,7 @@ def test_export_writes_a_model_folder_with_the_ema_weights(tmp_path, tiny_text_e
 
     train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=2", "train.ema_decay=0.5"), progress=False)
     out = export_run(tmp_path / "run", tmp_path / "model")
-    vae, dit, text_encoder, defaults = read_model_folder(out)
+    vae, dit, text_encoder, defaults, word_embeddings = read_model_folder(out)
     ema = load_file(str(tmp_path / "run/checkpoints/step_000002/ema.safetensors"))
     raw = load_file(str(tmp_path / "run/checkpoints/step_000002/model.safetensors"))
     state = dit.state_dict()
@@ -226,6 +226,26 @@ def test_export_writes_a_model_folder_with_the_ema_weights(tmp_path, tiny_text_e
     assert Path(text_encoder) == tiny_text_encoder.resolve()
     assert defaults["width"] == 16 and defaults["fps"] == 8.0
     assert "noise_correlation" not in defaults  # trained on independent noise: nothing to say
+    assert word_embeddings is False
+
+
+def test_word_embeddings_widen_an_init_dit_and_travel_to_the_model_folder(tmp_path, tiny_text_encoder):
+    from spacetime.model_folder import read_model_folder
+    from spacetime.pipeline import Pipeline
+    from spacetime.train.export import export_run
+
+    train(dit_config(tmp_path / "narrow", tiny_text_encoder, "train.steps=1"), progress=False)
+    narrow = read_model_folder(export_run(tmp_path / "narrow", tmp_path / "narrow_model"))[1]
+    assert narrow.config.text_dim == 32
+    train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=2", "model.text_word_embeddings=true",
+                     f'model.init="{tmp_path / "narrow_model/dit"}"'), progress=False)
+    out = export_run(tmp_path / "run", tmp_path / "model")
+    vae, dit, _, _, word_embeddings = read_model_folder(out)
+    assert word_embeddings is True and dit.config.text_dim == 64
+    assert json.loads((out / "model_index.json").read_text())["text_word_embeddings"] is True
+    pipe = Pipeline.from_pretrained(out)
+    assert pipe.text_encoder.dim == 64
+    assert pipe.generate("a red circle", frames=1, steps=1, seed=0, progress=False).frames.shape[0] == 1
 
 
 def test_a_run_with_correlated_noise_exports_its_prior(tmp_path, tiny_text_encoder):

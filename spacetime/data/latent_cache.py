@@ -43,7 +43,7 @@ def cache_dataset(config, out_dir: str | Path, *, shard_size: int = 256, encode_
     out.mkdir(parents=True, exist_ok=True)
     data = VideoBatches.from_config(config, rank=0, world_size=1, require_batches=False)
     vae = load_frozen_vae(config.model.vae, device, seed=config.run.seed)
-    encoder = load_text_encoder(config.model.text_encoder, device)
+    encoder = load_text_encoder(config.model.text_encoder, device, config.model.text_word_embeddings)
     rng = np.random.default_rng(config.run.seed)
 
     members = data.members()  # every usable clip once, in its bucket

@@ -39,6 +39,9 @@ class ModelConfig:
     init: str = ""  # optional model folder to start from (config.json + model.safetensors)
     vae: str = "tiny"  # DiT runs: frozen VAE, a VAEConfig preset (random weights) or a VAE folder
     text_encoder: str = "default"  # DiT runs: "default" (MiniLM) or a local Hugging Face folder
+    # DiT runs: give the DiT the encoder's input word embeddings beside its token states (TextEncoder);
+    # a model.init DiT that takes only the states is widened with zero weights on the new features
+    text_word_embeddings: bool = False
 
 
 @dataclass

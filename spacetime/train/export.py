@@ -76,6 +76,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     if text_encoder != "default":
         text_encoder = str(Path(text_encoder).resolve())
     return write_model_folder(out, vae=task.vae, dit=model, text_encoder=text_encoder,
+                              text_word_embeddings=config.model.text_word_embeddings,
                               defaults={**base, **(defaults or {})})
 
 

@@ -100,10 +100,10 @@ def load_frozen_vae(ref: str, device: torch.device, seed: int = 0) -> nn.Module:
     return vae.to(device).eval().requires_grad_(False)
 
 
-def load_text_encoder(ref: str, device: torch.device):
+def load_text_encoder(ref: str, device: torch.device, word_embeddings: bool = False):
     from spacetime.text import TextEncoder
 
-    encoder = TextEncoder.from_pretrained(None if ref == "default" else ref)
+    encoder = TextEncoder.from_pretrained(None if ref == "default" else ref, word_embeddings=word_embeddings)
     return encoder.to(device)
 
 
@@ -117,9 +117,14 @@ class DiTTask:
         self.device = device
         m = config.model
         self.vae = load_frozen_vae(m.vae, device, seed=config.run.seed)
-        self.text_encoder = load_text_encoder(m.text_encoder, device)
+        self.text_encoder = load_text_encoder(m.text_encoder, device, m.text_word_embeddings)
         if m.init:
             self.model = model_from_init(DiT, m.init, m.overrides)
+            enc = self.text_encoder
+            if m.text_word_embeddings and self.model.config.text_dim == enc.states_dim != enc.dim:
+                print(f"model.init {m.init}: its DiT reads the text states only; widened to {enc.dim} features "
+                      "with zero weights on the word embeddings", flush=True)
+                self.model = self.model.widen_text_input(enc.dim)
         else:
             fields = dict(in_channels=self.vae.config.latent_channels, text_dim=self.text_encoder.dim)
             fields.update(m.overrides)
