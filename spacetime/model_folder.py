@@ -13,8 +13,9 @@ Layout (written by `spacetime export` through `write_model_folder`):
 `text_encoder` is "default" (the packaged all-MiniLM-L6-v2) or a local Hugging Face
 encoder folder; a relative path is resolved against OUT, so a folder can carry its own
 encoder and still be moved. `text_word_embeddings` true: the DiT reads the encoder's input
-word embeddings beside its token states (`TextEncoder(word_embeddings=True)`); absent: false. `defaults` are the settings the model was trained for and
-that fit the machine it targets; the command line uses them when a flag is not given.
+word embeddings beside its token states (`TextEncoder(word_embeddings=True)`); absent: false.
+`defaults` are the settings the model was trained for and that fit the machine it targets; the
+command line uses them when a flag is not given.
 
 Everything missing or malformed is a one-line `WeightsError` that names the file.
 """

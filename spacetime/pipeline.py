@@ -160,6 +160,11 @@ class Pipeline:
         vae, dit, text_ref, defaults, word_embeddings = read_model_folder(path)
         text_encoder = TextEncoder.from_pretrained(None if text_ref == "default" else text_ref,
                                                    word_embeddings=word_embeddings)
+        if dit.config.text_dim != text_encoder.dim:
+            raise WeightsError(
+                f"{path}: the DiT reads text {dit.config.text_dim} wide but its text encoder gives {text_encoder.dim} "
+                f"(text_word_embeddings {str(word_embeddings).lower()} in model_index.json); re-export the model"
+            )
         return cls(vae, dit, text_encoder, defaults)
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Pipeline":

@@ -63,7 +63,8 @@ class TextEncoder(nn.Module):
         self.max_length = int(max_length)
         self.name = name
         self.word_embeddings = bool(word_embeddings)
-        self.states_dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+        config = model.config
+        self.states_dim = int(config.hidden_size if hasattr(config, "hidden_size") else config.d_model)
         self.dim = self.states_dim * (2 if self.word_embeddings else 1)
 
     @classmethod

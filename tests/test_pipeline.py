@@ -86,6 +86,11 @@ def test_model_folder_round_trip_and_errors(tiny_folder, tmp_path):
     (broken / INDEX_NAME).write_text(json.dumps({**index, "text_word_embeddings": "yes"}))
     with pytest.raises(WeightsError, match="text_word_embeddings must be true or false"):
         read_model_index(broken)
+    mismatched = _copy_with_defaults(tiny_folder, tmp_path / "mismatched")
+    index = json.loads((mismatched / INDEX_NAME).read_text())
+    (mismatched / INDEX_NAME).write_text(json.dumps({**index, "text_word_embeddings": True}))
+    with pytest.raises(WeightsError, match="the DiT reads text 32 wide but its text encoder gives 64"):
+        Pipeline.from_pretrained(mismatched)
 
 
 def _copy_with_defaults(folder, out, **defaults):

@@ -39,7 +39,8 @@ def test_word_embeddings_follow_the_states_and_do_not_depend_on_the_sentence(min
     first, second = (both[k, ids[k] == left][-1] for k in range(2))
     assert torch.equal(first[384:], second[384:])  # the word's embedding: the same in both sentences
     assert not torch.allclose(first[:384], second[:384], atol=1e-2)  # its state is not
-    assert abs(float(first[384:].mean())) < 1e-4 and abs(float(first[384:].std(correction=0)) - 1) < 1e-2  # layer-normalised
+    word = first[384:]  # layer-normalised:
+    assert abs(float(word.mean())) < 1e-4 and abs(float(word.std(correction=0)) - 1) < 1e-2
 
 
 @pytest.mark.parametrize("kind", ["bert", "t5"])
