@@ -23,7 +23,11 @@ from spacetime.world import vocab
 from spacetime.world.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
+    MORE_MOVE_PARTICIPLES,
+    MORE_MOVE_VERBS,
     MOTION_PHRASES,
+    MOVE_PARTICIPLES,
+    MOVE_VERBS,
     PREFIX_PARTICIPLES,
     SHAPE_WORDS,
     SIZE_WORDS,
@@ -83,8 +87,8 @@ def _table() -> dict[str, tuple[str, str]]:
                      "glide", "glides", "gliding", "travel", "travels", "travelling", "traveling", "head",
                      "heads", "heading", "go", "goes", "going", "pass", "passes", "passing", "cross",
                      "crosses", "crossing", "roll", "rolls", "rolling", "diagonally", "diagonal", "flies",
-                     "flying", "fly", "runs", "running", "floats", "floating", "shifts", "shifting", "coasts",
-                     "coasting", "cruises", "cruising", "advances", "advancing", "proceeds", "proceeding"))
+                     "flying", "fly", "runs", "running", "floats", "floating"))
+    add("move", "", MOVE_VERBS + MOVE_PARTICIPLES + MORE_MOVE_VERBS + MORE_MOVE_PARTICIPLES)  # in step with captions
     for name, (participles, verbs) in MOTION_PHRASES.items():  # keeps the parser in step with captions
         for phrase in participles + verbs + PREFIX_PARTICIPLES.get(name, ()):
             for w in phrase.split():
