@@ -145,3 +145,30 @@ def test_centre_start_hides_the_direction_in_the_first_frame():
         WorldClips(SHAPES, start="centre")
     with pytest.raises(RequestError, match="start must be one of"):
         WorldClips(SHAPES, scenarios=("single",), start="middle")
+
+
+def test_inside_start_puts_movers_anywhere_in_frame_whatever_their_direction():
+    from spacetime.train.config import load_config
+    from spacetime.train.tasks import WorldSource
+    from spacetime.world.scene import canvas_half_extent
+
+    config = load_config(None, ['data.world_centred_share=1.0', 'data.world_centred_start="inside"',
+                                "data.batch_size=8", "data.shapes=[[17, 64, 64]]"])
+    source = WorldSource(config, 0, 1)
+    assert source.clips.centred_start == "inside"
+    scenes = [Scene.from_json(s) for i in range(8) for s in source.batch(i)["scene"]]
+    movers = [s.objects[0] for s in scenes if s.objects[0].motion in vocab.DIRECTIONS]
+    assert len(movers) > 20 and {o.speed for o in movers} == {"slowly"}
+    half = canvas_half_extent(1.0)[0]
+    ahead = []  # how far ahead of the centre, along its own direction, each mover starts
+    for o in movers:
+        assert max(abs(o.start[0]), abs(o.start[1])) + o.diameter / 2 <= half  # wholly in frame at t = 0
+        dx, dy = vocab.DIRECTIONS[o.motion]
+        ahead.append((o.start[0] * dx + o.start[1] * dy) / np.hypot(dx, dy))
+    # no room kept ahead: a good share start well past the centre toward where they go,
+    # which neither WORLD.md's placement nor the centre start ever does
+    assert np.mean(np.array(ahead) > 0.15) > 0.15
+    with pytest.raises(RequestError, match="centred_start must be"):
+        WorldClips(SHAPES, centred_start="edge")
+    with pytest.raises(RequestError, match="needs scenarios"):
+        WorldClips(SHAPES, start="inside")

@@ -43,7 +43,8 @@ class WorldSource:
                                 seed=self.seed, rank=rank, world_size=world_size, caption_style=d.caption_style,
                                 pixels="uint8", start=d.world_start,
                                 centred_share=d.world_centred_share,
-                                centred_motions=tuple(d.world_centred_motions) or None, **chosen)
+                                centred_motions=tuple(d.world_centred_motions) or None,
+                                centred_start=d.world_centred_start, **chosen)
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))

@@ -58,6 +58,10 @@ class WorldClips(torch.utils.data.IterableDataset):
     "first_frame_given" (B,) bool, for the trainer to give them their first frame: the motion
     word is then the only clue to the motion (a mover by the centre does not show its direction),
     and the rest of the stream keeps everything else.
+    centred_start: where the share's straight-line movers start: "centre" (as above) or "inside"
+    (anywhere wholly inside the frame, whatever the direction, as start="inside"): a first frame
+    drawn without regard to the direction, as a text-to-video image pass draws it, is then one
+    the share has trained to animate the asked way, toward the nearest border included.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -82,6 +86,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         start: str = "anywhere",
         centred_share: float = 0.0,
         centred_motions=None,
+        centred_start: str = "centre",
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -131,6 +136,9 @@ class WorldClips(torch.utils.data.IterableDataset):
             self.centred_motions = tuple(centred_motions)
             check_world_names(motions=self.centred_motions)
         self.centred_share = float(centred_share)
+        if centred_start not in ("centre", "inside"):
+            raise RequestError(f"centred_start must be 'centre' or 'inside', got {centred_start!r}")
+        self.centred_start = centred_start
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -171,7 +179,7 @@ class WorldClips(torch.utils.data.IterableDataset):
                                  aspect=width / height, motions=("still",))
         elif centred:
             scene = sample_scene(rng, num_objects=1, scenarios=("single",), seconds=seconds,
-                                 aspect=width / height, motions=self.centred_motions, start="centre")
+                                 aspect=width / height, motions=self.centred_motions, start=self.centred_start)
         else:
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
                                  aspect=width / height, motions=self.motions, start=self.start)

@@ -283,7 +283,7 @@ def object_states(scene: Scene, times, aspect: float = 1.0) -> list[ObjectTrack]
 # the random scene sampler
 # ----------------------------------------------------------------------------------------
 _MARGIN = 0.03  # s kept between an object and the canvas border at its start and end
-STARTS: tuple[str, ...] = ("anywhere", "centre")  # sample_scene's placements
+STARTS: tuple[str, ...] = ("anywhere", "centre", "inside")  # sample_scene's placements
 _CENTRE_JITTER = 0.15  # s: how far from the centre a start="centre" object may start
 
 
@@ -400,7 +400,10 @@ def sample_scene(
     (width / height) for `seconds`. `start="centre"` (single-object scenes only) instead starts
     an object that moves in a straight line within 0.15 s of the centre and moves it slowly, so
     that its first frame does not tell its direction (an object that starts by the left edge
-    can only move right); it may leave the frame in clips longer than about 2 s.
+    can only move right); it may leave the frame in clips longer than about 2 s. `start="inside"`
+    (single-object scenes only) starts such an object slowly anywhere wholly inside the canvas,
+    whatever its direction, so it may leave the frame early: where an object starts no longer
+    tells where it goes, near the border included.
     Scenarios: single (one object), multi (2-3 objects, each its own motion), collide (two
     circles meet head-on), pillar (an object passes behind the pillar), trail (objects paint
     their path), pan (camera pan over the floor).
@@ -460,11 +463,14 @@ def sample_scene(
             obj.trail = len(scene.objects) == 0 or bool(rng.integers(2))
         scene.objects.append(obj)
     place_objects(scene, rng, seconds=seconds, aspect=aspect)
-    if start == "centre":
+    if start in ("centre", "inside"):
+        half_w, half_h = canvas_half_extent(aspect)
         for obj in scene.objects:
             if obj.motion in vocab.DIRECTIONS:
                 obj.speed = "slowly"
-                obj.start = tuple(float(v) for v in rng.uniform(-_CENTRE_JITTER, _CENTRE_JITTER, 2))
+                reach = np.array([_CENTRE_JITTER] * 2) if start == "centre" else np.maximum(
+                    np.array([half_w, half_h]) - obj.diameter / 2 - _MARGIN, 0.0)
+                obj.start = tuple(float(v) for v in rng.uniform(-reach, reach))
     return scene
 
 
@@ -472,8 +478,8 @@ def check_start(start: str, scenarios) -> None:
     """A RequestError unless `start` is one of STARTS and fits `scenarios` (see sample_scene)."""
     if start not in STARTS:
         raise RequestError(f"start must be one of {list(STARTS)}, got {start!r}")
-    if start == "centre" and tuple(scenarios) != ("single",):
-        raise RequestError(f"start 'centre' places one object; it needs scenarios ['single'], not {list(scenarios)}")
+    if start != "anywhere" and tuple(scenarios) != ("single",):
+        raise RequestError(f"start {start!r} places one object; it needs scenarios ['single'], not {list(scenarios)}")
 
 
 _OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
