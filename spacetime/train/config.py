@@ -54,7 +54,8 @@ class DataConfig:
     caption_style: str = "random"  # world captions
     world_scenarios: list = field(default_factory=list)  # world: scenarios drawn; empty = all (spacetime.world.scene)
     world_motions: list = field(default_factory=list)  # world: motions of clips; empty = all (world/vocab.py MOTIONS)
-    world_start: str = "anywhere"  # world: "centre" starts straight-line movers slowly from the centre (single only)
+    # world: "centre" / "inside" start straight-line movers slowly by the centre / anywhere in frame (single only)
+    world_start: str = "anywhere"
     world_centred_share: float = 0.0  # world: chance a clip is one such centred mover, trained with its first frame given
     world_centred_motions: list = field(default_factory=list)  # world: the share's motions; empty = straight lines only
     world_centred_start: str = "centre"  # world: where the share's movers start: "centre" or "inside" (anywhere in frame)
