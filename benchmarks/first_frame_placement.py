@@ -14,7 +14,9 @@ and with `--one-pass` in the first frame of the clip drawn in one pass.
 
 `--animate` also animates each drawn first frame as `generate` does (same seed) and reads
 whether the clip moves the asked way (the world evaluator's motion check), split by where the
-first frame put the object: how much of the two-pass motion row the placement explains.
+first frame put the object: how much of the two-pass motion row the placement explains, and
+what the failed clips were read as (backward: a straight line against the asked direction;
+sideways: one at 90 degrees or less off it; still; another motion class).
 Last line: one JSON object.
 """
 
@@ -69,13 +71,30 @@ def summary(values: list[float | None]) -> dict:
             "share_ahead": round(float((seen > 0.05).mean()), 3) if seen.size else None}
 
 
-def by_bin(starts: list[float | None], passed: list[bool]) -> list[dict]:
+def by_bin(starts: list[float | None], passed: list[bool], read_as: list[str]) -> list[dict]:
+    """Per bin of the start: clips that pass the motion check, and what the others were read as."""
     out = []
     for lo, hi in BINS:
-        hits = [p for s, p in zip(starts, passed) if s is not None and lo <= s < hi]
+        inside = [(p, m) for s, p, m in zip(starts, passed, read_as) if s is not None and lo <= s < hi]
+        failed: dict[str, int] = {}
+        for p, m in inside:
+            if not p:
+                failed[m] = failed.get(m, 0) + 1
         out.append({"from": None if np.isinf(lo) else lo, "to": None if np.isinf(hi) else hi,
-                    "passed": int(sum(hits)), "n": len(hits)})
+                    "passed": sum(p for p, _ in inside), "n": len(inside), "failed_read_as": failed})
     return out
+
+
+def read_as(obj_result: dict, asked: str) -> str:
+    """What a failed object's motion was read as: 'backward' (against the asked direction),
+    'sideways' (another straight line at most 90 degrees off it), or the class it was read as (still, ...)."""
+    from spacetime.world import vocab
+
+    measured = obj_result["measured"].get("motion", "unseen")
+    if measured not in vocab.DIRECTIONS:
+        return measured
+    (ax, ay), (mx, my) = vocab.DIRECTIONS[asked], vocab.DIRECTIONS[measured]
+    return "backward" if ax * mx + ay * my < 0 else "sideways"
 
 
 def main() -> int:
@@ -101,7 +120,7 @@ def main() -> int:
     print(f"{len(cases)} of {args.prompts} prompts move in a straight line")
     print(f"world: start along the direction {result['world']}")
     for guidance in args.guidance or [float(d["guidance"])]:
-        starts, passed = [], []
+        starts, passed, reads = [], [], []
         for i, scene, prompt in cases:
             first = pipe.image(prompt, seed=i, guidance=guidance, progress=False).frames[0]
             starts.append(start_along(first, scene.objects[0]))
@@ -109,10 +128,11 @@ def main() -> int:
                 video = pipe.animate(first, prompt, seed=i, guidance=guidance, progress=False)
                 check = evaluate_video(video.frames, video.fps, scene, positions_known=False)
                 passed.append(bool(check["objects"][0]["checks"].get("motion")))
+                reads.append(read_as(check["objects"][0], scene.objects[0].motion))
         row = summary(starts)
         if args.animate:
             row["motion_passed"] = int(sum(passed))
-            row["motion_by_start"] = by_bin(starts, passed)
+            row["motion_by_start"] = by_bin(starts, passed, reads)
         result["image_pass"][str(guidance)] = row
         print(f"image pass, guidance {guidance}: {row}")
     if args.one_pass:

@@ -426,3 +426,38 @@ def test_motion_estimate_keeps_the_first_frame_clean_and_reads_the_named_motions
     for (estimate, _), (x_t, _) in zip(calls[::2], calls[1::2]):  # the frame given stays what it was
         assert torch.equal(estimate[:, :, 0], x_t[:, :, 0])
     assert not torch.equal(calls[-2][0][:, :, 1:], calls[-1][0][:, :, 1:])  # the others are estimated
+
+
+def test_first_frame_placement_reads_starts_along_the_direction(tmp_path, monkeypatch, capsys):
+    from spacetime.world.render import render
+    from spacetime.world.scene import Scene, SceneObject
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling embedded_quality
+    ffp = _load("first_frame_placement")
+    # the tracker's reading of a rendered start, projected: ahead of the centre is positive
+    for motion, start, sign in (("right", (0.25, 0.0), 1), ("right", (-0.25, 0.1), -1), ("up-left", (0.2, 0.2), -1)):
+        obj = SceneObject(color="red", shape="circle", size="medium", motion=motion, start=start)
+        frame = render(Scene(background="black", objects=[obj]), 64, 64, 8.0, 1)[0]
+        value = ffp.start_along(frame, obj)
+        assert value is not None and np.sign(value) == sign
+        assert value == pytest.approx(ffp.along(*start, motion), abs=0.03)
+    assert ffp.start_along(np.zeros((64, 64, 3), np.uint8), obj) is None
+    assert ffp.read_as({"measured": {"motion": "left"}}, "right") == "backward"
+    assert ffp.read_as({"measured": {"motion": "up-right"}}, "right") == "sideways"
+    assert ffp.read_as({"measured": {"motion": "still"}}, "right") == "still"
+    bins = ffp.by_bin([-0.3, 0.0, 0.2, 0.3, None], [True, False, False, True, False],
+                      ["right", "still", "backward", "right", "unseen"])
+    assert [(b["passed"], b["n"]) for b in bins] == [(1, 1), (0, 1), (1, 2)]
+    assert bins[1]["failed_read_as"] == {"still": 1} and bins[2]["failed_read_as"] == {"backward": 1}
+
+    folder = write_tiny_model_folder(tmp_path / "tiny")
+    monkeypatch.setattr(sys, "argv", ["first_frame_placement.py", "--model", str(folder), "--prompts", "8",
+                                      "--animate", "--one-pass", "--guidance", "1", "2"])
+    assert ffp.main() == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    n = result["straight_line"]
+    assert n >= 1 and result["world"]["n"] == n and result["world"]["share_ahead"] == 0.0  # the world keeps room
+    assert set(result["image_pass"]) == {"1.0", "2.0"} and result["one_pass"]["n"] == n
+    for row in result["image_pass"].values():
+        assert row["n"] == n and sum(b["n"] for b in row["motion_by_start"]) == n - row["missing"]
+        assert row["motion_passed"] == sum(b["passed"] for b in row["motion_by_start"]) or row["missing"]
