@@ -192,6 +192,22 @@ def write_prompt(scene, rng: np.random.Generator, style: str) -> str:
     return paraphrase(scene, rng) if style == "paraphrase" else caption(scene, rng, style)
 
 
+def quality_scene(i: int, *, seconds: float, aspect: float, style: str = "random", objects=(1, 1),
+                  scenarios=("single",), image: bool = False):
+    """(scene, prompt) number `i` of this benchmark's fresh scenes: the ones `measure` reads, for
+    the probes that read the same scenes. image=True: a still scene of one frame (`--image`)."""
+    from spacetime.world.scene import sample_scene
+
+    rng = np.random.default_rng(SCENE_SEED_BASE + i)
+    if image:  # what the training stream's one-frame buckets hold: nothing moves
+        scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios), seconds=0.0,
+                             aspect=aspect, motions=("still",))
+    else:
+        scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios), seconds=seconds,
+                             aspect=aspect)
+    return scene, write_prompt(scene, rng, style)
+
+
 def render_through_vae(pipe, scene, frames: int | None = None):
     """The scene rendered at the pipeline's default size and fps (its default length, or `frames`),
     after a VAE round trip as the pipeline encodes given frames: a Video like generate's."""
@@ -223,7 +239,6 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.render import render
-    from spacetime.world.scene import sample_scene
 
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
@@ -238,14 +253,8 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     out.mkdir(parents=True, exist_ok=True)
     items, manifest, started = [], [], time.perf_counter()
     for i in range(prompts):
-        rng = np.random.default_rng(SCENE_SEED_BASE + i)
-        if image:  # what the training stream's one-frame buckets hold: nothing moves
-            scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios), seconds=0.0,
-                                 aspect=aspect, motions=("still",))
-        else:
-            scene = sample_scene(rng, num_objects=tuple(objects), scenarios=tuple(scenarios),
-                                 seconds=seconds, aspect=aspect)
-        prompt = write_prompt(scene, rng, style)
+        scene, prompt = quality_scene(i, seconds=seconds, aspect=aspect, style=style, objects=objects,
+                                      scenarios=scenarios, image=image)
         if vae_ceiling:
             video = render_through_vae(pipe, scene, 1 if image else None)
         elif true_first_frame:

@@ -27,7 +27,7 @@ import json
 
 import numpy as np
 
-from embedded_quality import SCENE_SEED_BASE, write_prompt
+from embedded_quality import quality_scene
 
 # bins of the start along the direction (s): behind the centre, about central, ahead of it
 BINS = ((-np.inf, -0.15), (-0.15, 0.05), (0.05, np.inf))
@@ -36,12 +36,9 @@ BINS = ((-np.inf, -0.15), (-0.15, 0.05), (0.05, np.inf))
 def direction_prompts(prompts: int, seconds: float, aspect: float):
     """(index, scene, prompt) of `embedded_quality.py`'s scenes 0..prompts-1 whose object moves in a line."""
     from spacetime.world import vocab
-    from spacetime.world.scene import sample_scene
 
     for i in range(prompts):
-        rng = np.random.default_rng(SCENE_SEED_BASE + i)
-        scene = sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=seconds, aspect=aspect)
-        prompt = write_prompt(scene, rng, "random")
+        scene, prompt = quality_scene(i, seconds=seconds, aspect=aspect)
         if scene.objects[0].motion in vocab.DIRECTIONS:
             yield i, scene, prompt
 

@@ -19,10 +19,9 @@ import json
 import sys
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
-from embedded_quality import SCENE_SEED_BASE, write_prompt  # beside this script
+from embedded_quality import quality_scene  # beside this script
 
 ROUTES = {"both": (True, True), "cross only": (True, False), "pooled only": (False, True), "neither": (False, False)}
 WORDS = ("color", "shape", "size", "presence")
@@ -47,7 +46,6 @@ def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
     from spacetime.video import tensor_to_frames
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.render import render
-    from spacetime.world.scene import sample_scene
 
     items: dict[tuple[str, float], list[dict]] = {}
     generator = torch.Generator().manual_seed(0)
@@ -59,10 +57,7 @@ def measure(pipe, scenes: int, noise_levels, width: int, height: int) -> dict:
 
     with torch.no_grad():
         for i in range(scenes):
-            rng = np.random.default_rng(SCENE_SEED_BASE + i)
-            scene = sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0,
-                                 aspect=width / height, motions=("still",))
-            prompt = write_prompt(scene, rng, "random")
+            scene, prompt = quality_scene(i, seconds=0.0, aspect=width / height, image=True)
             video = torch.from_numpy(render(scene, width, height, 8.0, 1)).permute(3, 0, 1, 2)[None].float()
             x0 = pipe.vae.encode_latents(video / 127.5 - 1).float()  # (1, C, 1, h, w)
             keep(("vae", 0.0), x0, scene)
