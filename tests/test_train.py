@@ -169,6 +169,24 @@ def test_centred_share_clips_are_trained_with_their_first_frame_given(tmp_path, 
         WorldSource(load_config(None, ["data.world_centred_share=1.5"]), 0, 1)
 
 
+def test_mover_image_batches_are_trained_as_generated_images(tmp_path, tiny_text_encoder):
+    from spacetime.train.tasks import DiTTask, WorldSource
+
+    config = dit_config(tmp_path, tiny_text_encoder, "data.shapes=[[9,32,32]]", "data.batch_size=4",
+                        "data.world_mover_images=1.0", "data.world_centred_share=0.5")
+    batch = WorldSource(config, 0, 1).batch(0)
+    assert batch["video"].shape[2] == 1 and not batch["first_frame_given"].any()  # no centred start among them
+    times = []
+
+    def spy(x, t, text, mask):
+        times.append(t)
+        return torch.zeros_like(x)
+
+    loss, _ = DiTTask(config, torch.device("cpu")).loss(spy, batch, torch.Generator().manual_seed(0))
+    (t,) = times
+    assert t.shape == (4, 1) and (t > 0).all() and torch.isfinite(loss)
+
+
 def test_centred_share_of_named_motions_keeps_the_placement_of_the_others():
     from spacetime.world.dataset import WorldClips
     from spacetime.world.scene import Scene

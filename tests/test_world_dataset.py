@@ -172,3 +172,37 @@ def test_inside_start_puts_movers_anywhere_in_frame_whatever_their_direction():
         WorldClips(SHAPES, centred_start="edge")
     with pytest.raises(RequestError, match="needs scenarios"):
         WorldClips(SHAPES, start="inside")
+
+
+def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead():
+    from spacetime.train.config import load_config
+    from spacetime.train.tasks import WorldSource
+
+    config = load_config(None, ["data.world_mover_images=0.5", "data.batch_size=4", "data.shapes=[[17, 64, 96]]",
+                                'data.caption_style="descriptive"'])
+    source = WorldSource(config, 0, 1)
+    image_batches, ahead = 0, []
+    for i in range(12):
+        batch = source.batch(i)
+        if batch["video"].shape[2] != 1:
+            assert batch["video"].shape[2:] == (17, 64, 96)
+            continue
+        image_batches += 1
+        assert batch["video"].shape[3:] == (64, 96)
+        for text, s in zip(batch["caption"], batch["scene"]):
+            scene = Scene.from_json(s)
+            assert scene.camera is None and not scene.pillar
+            for o in scene.objects:
+                assert o.motion in vocab.LINEAR_MOTIONS
+                dx, dy = vocab.DIRECTIONS[o.motion]
+                ahead.append((o.start[0] * dx + o.start[1] * dy) / np.hypot(dx, dy))
+    assert 0 < image_batches < 12  # a share of the batches, clips in the rest
+    # the caption names the motion and the start leaves room ahead: the placement cue to learn
+    assert np.mean(ahead) < -0.1 and np.mean(np.array(ahead) > 0.05) < 0.1
+    plain = WorldClips([(9, 32, 32)], batch_size=2, seed=3)
+    assert torch.equal(plain.batch(5)["video"], WorldClips([(9, 32, 32)], batch_size=2, seed=3,
+                                                         mover_images=0.0).batch(5)["video"])
+    with pytest.raises(RequestError, match="mover_images must be"):
+        WorldClips(SHAPES, mover_images=1.5)
+    with pytest.raises(RequestError, match="mover_images needs"):
+        WorldClips(SHAPES, scenarios=("pan",), mover_images=0.2)

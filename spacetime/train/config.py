@@ -59,6 +59,7 @@ class DataConfig:
     world_centred_share: float = 0.0  # world: chance a clip is one such centred mover, trained with its first frame given
     world_centred_motions: list = field(default_factory=list)  # world: the share's motions; empty = straight lines only
     world_centred_start: str = "centre"  # world: where the share's movers start: "centre" or "inside" (anywhere in frame)
+    world_mover_images: float = 0.0  # world: chance a batch is first frames of straight-line movers, with their captions
     token_budget: int = 256  # real data: latent tokens per clip of the largest bucket
     aspect_ratios: list = field(default_factory=lambda: [2.0, 16 / 9, 4 / 3, 1.0, 3 / 4, 9 / 16, 0.5])
     frames: list = field(default_factory=lambda: [1, 9, 17, 33])  # real data: bucket lengths in frames

@@ -44,7 +44,8 @@ class WorldSource:
                                 pixels="uint8", start=d.world_start,
                                 centred_share=d.world_centred_share,
                                 centred_motions=tuple(d.world_centred_motions) or None,
-                                centred_start=d.world_centred_start, **chosen)
+                                centred_start=d.world_centred_start, mover_images=d.world_mover_images,
+                                **chosen)
 
     def batch(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.rank, index)))

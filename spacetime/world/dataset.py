@@ -62,6 +62,11 @@ class WorldClips(torch.utils.data.IterableDataset):
     (anywhere wholly inside the frame, whatever the direction, as start="inside"): a first frame
     drawn without regard to the direction, as a text-to-video image pass draws it, is then one
     the share has trained to animate the asked way, toward the nearest border included.
+    mover_images: the chance that a batch is instead one-frame images: the first frames of scenes
+    whose objects all move in straight lines, placed as WORLD.md places them (with room ahead),
+    captioned with their motion (one or several objects, the bucket's height and width). An
+    image pass of text to video must put a mover where its direction leaves it room; in the
+    rest of the stream that cue is diluted by still objects, other motions and centred starts.
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -87,6 +92,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         centred_share: float = 0.0,
         centred_motions=None,
         centred_start: str = "centre",
+        mover_images: float = 0.0,
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -139,6 +145,11 @@ class WorldClips(torch.utils.data.IterableDataset):
         if centred_start not in ("centre", "inside"):
             raise RequestError(f"centred_start must be 'centre' or 'inside', got {centred_start!r}")
         self.centred_start = centred_start
+        if not 0.0 <= mover_images <= 1.0:
+            raise RequestError(f"mover_images must be within [0, 1], got {mover_images}")
+        self.mover_images = float(mover_images)
+        if mover_images > 0 and not set(self.scenarios) & {"single", "multi"}:
+            raise RequestError(f"mover_images needs the scenario 'single' or 'multi', got {list(self.scenarios)}")
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -153,11 +164,15 @@ class WorldClips(torch.utils.data.IterableDataset):
         if shape_index is None:
             shape_index = int(rng.choice(len(self.shapes), p=self.weights))
         frames, height, width = self.shapes[shape_index]
+        # drawn only when there is a share, so that streams without one stay as they were
+        movers = frames > 1 and self.mover_images > 0 and rng.random() < self.mover_images
         videos, captions, scenes, centred = [], [], [], []
         for _ in range(self.batch_sizes[shape_index]):
-            # drawn only when there is a share, so that streams without one stay as they were
-            centred.append(frames > 1 and self.centred_share > 0 and rng.random() < self.centred_share)
-            scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1])
+            centred.append(not movers and frames > 1 and self.centred_share > 0 and rng.random() < self.centred_share)
+            if movers:
+                scene, text, pixels = self.mover_image(rng, frames / self.fps, height, width)
+            else:
+                scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1])
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
@@ -184,6 +199,14 @@ class WorldClips(torch.utils.data.IterableDataset):
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
                                  aspect=width / height, motions=self.motions, start=self.start)
         return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
+
+    def mover_image(self, rng: np.random.Generator, seconds: float, height: int, width: int):
+        """One (scene, caption, uint8 first frame (1, H, W, 3)) of straight-line movers placed for
+        a clip of `seconds` (see `mover_images`)."""
+        scenarios = [s for s in self.scenarios if s in ("single", "multi")]
+        scene = sample_scene(rng, num_objects=self.num_objects, scenarios=scenarios, seconds=seconds,
+                             aspect=width / height, motions=vocab.LINEAR_MOTIONS)
+        return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, 1)
 
     def __iter__(self):
         worker, workers = _worker()
