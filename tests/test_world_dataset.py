@@ -204,5 +204,9 @@ def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead
                                                          mover_images=0.0).batch(5)["video"])
     with pytest.raises(RequestError, match="mover_images must be"):
         WorldClips(SHAPES, mover_images=1.5)
-    with pytest.raises(RequestError, match="mover_images needs"):
+    with pytest.raises(RequestError, match="mover_images needs the scenario"):
         WorldClips(SHAPES, scenarios=("pan",), mover_images=0.2)
+    with pytest.raises(RequestError, match="mover_images needs a straight-line motion"):
+        WorldClips(SHAPES, motions=("spin", "grow"), mover_images=0.2)
+    narrowed = WorldClips([(9, 32, 32)], batch_size=8, motions=("left", "grow"), mover_images=1.0)
+    assert {o.motion for s in narrowed.batch(0)["scene"] for o in Scene.from_json(s).objects} == {"left"}

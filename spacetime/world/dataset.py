@@ -10,7 +10,8 @@ is drawn from `np.random.SeedSequence(seed, spawn_key=(r, i))` alone. So ranks d
 data-loader workers split the batch numbers (worker w of n makes i = w, w + n, ...), which
 DataLoader hands out in order: the stream is the same with any number of workers, and a
 resumed run continues exactly with `start_batch` = batches already consumed.
-A one-frame bucket is an image: still objects, no camera pan.
+A one-frame bucket is an image: still objects, no camera pan. `mover_images` turns a share of the
+other batches into images too: first frames of straight-line movers, captioned with their motion.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class WorldClips(torch.utils.data.IterableDataset):
     drawn without regard to the direction, as a text-to-video image pass draws it, is then one
     the share has trained to animate the asked way, toward the nearest border included.
     mover_images: the chance that a batch is instead one-frame images: the first frames of scenes
-    whose objects all move in straight lines, placed as WORLD.md places them (with room ahead),
+    whose objects all move in straight lines (those of `motions`), placed as WORLD.md places them (with room ahead),
     captioned with their motion (one or several objects, the bucket's height and width). An
     image pass of text to video must put a mover where its direction leaves it room; in the
     rest of the stream that cue is diluted by still objects, other motions and centred starts.
@@ -150,6 +151,10 @@ class WorldClips(torch.utils.data.IterableDataset):
         self.mover_images = float(mover_images)
         if mover_images > 0 and not set(self.scenarios) & {"single", "multi"}:
             raise RequestError(f"mover_images needs the scenario 'single' or 'multi', got {list(self.scenarios)}")
+        self.mover_motions = tuple(m for m in self.motions if m in vocab.LINEAR_MOTIONS)
+        if mover_images > 0 and not self.mover_motions:
+            raise RequestError(f"mover_images needs a straight-line motion among the motions "
+                               f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}")
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -205,7 +210,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         a clip of `seconds` (see `mover_images`)."""
         scenarios = [s for s in self.scenarios if s in ("single", "multi")]
         scene = sample_scene(rng, num_objects=self.num_objects, scenarios=scenarios, seconds=seconds,
-                             aspect=width / height, motions=vocab.LINEAR_MOTIONS)
+                             aspect=width / height, motions=self.mover_motions)
         return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, 1)
 
     def __iter__(self):
