@@ -16,6 +16,12 @@ from spacetime.world.scene import SCENARIOS, Scene
 SHAPES = [(1, 32, 16), (5, 16, 32), (9, 32, 32)]
 
 
+def start_ahead(obj) -> float:
+    """How far ahead of the centre, along its own direction, a straight-line mover starts."""
+    dx, dy = vocab.DIRECTIONS[obj.motion]
+    return (obj.start[0] * dx + obj.start[1] * dy) / np.hypot(dx, dy)
+
+
 def first(ds, n=3):
     it = iter(ds)
     return [next(it) for _ in range(n)]
@@ -160,11 +166,10 @@ def test_inside_start_puts_movers_anywhere_in_frame_whatever_their_direction():
     movers = [s.objects[0] for s in scenes if s.objects[0].motion in vocab.DIRECTIONS]
     assert len(movers) > 20 and {o.speed for o in movers} == {"slowly"}
     half = canvas_half_extent(1.0)[0]
-    ahead = []  # how far ahead of the centre, along its own direction, each mover starts
+    ahead = []
     for o in movers:
         assert max(abs(o.start[0]), abs(o.start[1])) + o.diameter / 2 <= half  # wholly in frame at t = 0
-        dx, dy = vocab.DIRECTIONS[o.motion]
-        ahead.append((o.start[0] * dx + o.start[1] * dy) / np.hypot(dx, dy))
+        ahead.append(start_ahead(o))
     # no room kept ahead: a good share start well past the centre toward where they go,
     # which neither WORLD.md's placement nor the centre start ever does
     assert np.mean(np.array(ahead) > 0.15) > 0.15
@@ -194,8 +199,7 @@ def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead
             assert scene.camera is None and not scene.pillar
             for o in scene.objects:
                 assert o.motion in vocab.LINEAR_MOTIONS
-                dx, dy = vocab.DIRECTIONS[o.motion]
-                ahead.append((o.start[0] * dx + o.start[1] * dy) / np.hypot(dx, dy))
+                ahead.append(start_ahead(o))
     assert 0 < image_batches < 12  # a share of the batches, clips in the rest
     # the caption names the motion and the start leaves room ahead: the placement cue to learn
     assert np.mean(ahead) < -0.1 and np.mean(np.array(ahead) > 0.05) < 0.1

@@ -149,7 +149,8 @@ class WorldClips(torch.utils.data.IterableDataset):
         if not 0.0 <= mover_images <= 1.0:
             raise RequestError(f"mover_images must be within [0, 1], got {mover_images}")
         self.mover_images = float(mover_images)
-        if mover_images > 0 and not set(self.scenarios) & {"single", "multi"}:
+        self.mover_scenarios = tuple(s for s in self.scenarios if s in ("single", "multi"))
+        if mover_images > 0 and not self.mover_scenarios:
             raise RequestError(f"mover_images needs the scenario 'single' or 'multi', got {list(self.scenarios)}")
         self.mover_motions = tuple(m for m in self.motions if m in vocab.LINEAR_MOTIONS)
         if mover_images > 0 and not self.mover_motions:
@@ -174,10 +175,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         videos, captions, scenes, centred = [], [], [], []
         for _ in range(self.batch_sizes[shape_index]):
             centred.append(not movers and frames > 1 and self.centred_share > 0 and rng.random() < self.centred_share)
-            if movers:
-                scene, text, pixels = self.mover_image(rng, frames / self.fps, height, width)
-            else:
-                scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1])
+            scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1], mover_image=movers)
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
@@ -189,14 +187,20 @@ class WorldClips(torch.utils.data.IterableDataset):
             batch["first_frame_given"] = torch.tensor(centred, dtype=torch.bool)
         return batch
 
-    def sample(self, rng: np.random.Generator, frames: int, height: int, width: int, centred: bool = False):
+    def sample(self, rng: np.random.Generator, frames: int, height: int, width: int, centred: bool = False,
+               mover_image: bool = False):
         """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape; centred: a clip of
-        the centred share (one object with one of `centred_motions`)."""
+        the centred share (one object with one of `centred_motions`); mover_image: only the first
+        frame (T = 1) of a clip of straight-line movers (see `mover_images`)."""
         seconds = frames / self.fps
         if frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
                                  aspect=width / height, motions=("still",))
+        elif mover_image:
+            scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.mover_scenarios, seconds=seconds,
+                                 aspect=width / height, motions=self.mover_motions)
+            frames = 1
         elif centred:
             scene = sample_scene(rng, num_objects=1, scenarios=("single",), seconds=seconds,
                                  aspect=width / height, motions=self.centred_motions, start=self.centred_start)
@@ -204,14 +208,6 @@ class WorldClips(torch.utils.data.IterableDataset):
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
                                  aspect=width / height, motions=self.motions, start=self.start)
         return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
-
-    def mover_image(self, rng: np.random.Generator, seconds: float, height: int, width: int):
-        """One (scene, caption, uint8 first frame (1, H, W, 3)) of straight-line movers placed for
-        a clip of `seconds` (see `mover_images`)."""
-        scenarios = [s for s in self.scenarios if s in ("single", "multi")]
-        scene = sample_scene(rng, num_objects=self.num_objects, scenarios=scenarios, seconds=seconds,
-                             aspect=width / height, motions=self.mover_motions)
-        return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, 1)
 
     def __iter__(self):
         worker, workers = _worker()
