@@ -226,7 +226,7 @@ def render_through_vae(pipe, scene, frames: int | None = None):
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
             steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
             vae_ceiling: bool = False, two_pass: bool | None = None,
-            true_first_frame: bool = False) -> tuple[dict, dict]:
+            true_first_frame: bool = False, first_scene: int = 0) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
     image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
@@ -235,11 +235,15 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     two_pass=True: text to video in two passes, an image from the prompt, then image to video from
     that image and the prompt (same seed), so the layout is decided before the motion; False: one
     pass; None: what `generate` does by default (the model folder's `first_image`).
-    true_first_frame=True: image to video from each scene's own rendered first frame."""
+    true_first_frame=True: image to video from each scene's own rendered first frame.
+    first_scene: read scenes first_scene .. first_scene + prompts - 1 (seeds the same numbers), so that
+    a choice made on scenes 0 to 199 can be checked on scenes no choice has seen."""
     from spacetime.video import write_video
     from spacetime.world.evaluate import evaluate_many
     from spacetime.world.render import render
 
+    if first_scene < 0:
+        raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
     if (two_pass or true_first_frame) and (image or vae_ceiling):
@@ -252,7 +256,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="spacetime_quality_"))
     out.mkdir(parents=True, exist_ok=True)
     items, manifest, started = [], [], time.perf_counter()
-    for i in range(prompts):
+    for i in range(first_scene, first_scene + prompts):
         scene, prompt = quality_scene(i, seconds=seconds, aspect=aspect, style=style, objects=objects,
                                       scenarios=scenarios, image=image)
         if vae_ceiling:
@@ -272,14 +276,14 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
                       "positions_known": False})
         manifest.append({"path": path.name, "caption": prompt, "fps": video.fps, "frames": len(video.frames),
                          "width": video.frames.shape[2], "height": video.frames.shape[1], "scene": scene.to_dict()})
-        log(f"[{i + 1}/{prompts}] {prompt}")
+        log(f"[{i - first_scene + 1}/{prompts}] {prompt}")
     (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     report = evaluate_many(items)
     rates = {name: round(r["rate"], 4) for name, r in report["rates"].items() if r["n"]}
     if two_pass is None:
         two_pass = not (image or vae_ceiling or true_first_frame) and bool(pipe.defaults.get("first_image", False))
-    result = {"prompts": prompts, "style": style, "image": image, "vae_ceiling": vae_ceiling, "two_pass": two_pass,
-              "true_first_frame": true_first_frame,
+    result = {"prompts": prompts, "first_scene": first_scene, "style": style, "image": image, "vae_ceiling": vae_ceiling,
+              "two_pass": two_pass, "true_first_frame": true_first_frame,
               "rates": rates, "motion_by_word": motion_by_word(report),
               "gravity_error_median": report.get("gravity_error_median"),
               "seconds_per_clip": round((time.perf_counter() - started) / max(prompts, 1), 2), "out": str(out)}
@@ -317,6 +321,8 @@ def main() -> int:
                         help="text to video as an image from the prompt, then image to video from it")
     passes.add_argument("--true-first-frame", action="store_true",
                         help="image to video from each scene's own rendered first frame (the second pass alone)")
+    parser.add_argument("--first-scene", type=int, default=0, metavar="N",
+                        help="start at scene N (default 0): scenes 200 onward are held out from choices made on 0-199")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
 
@@ -327,7 +333,7 @@ def main() -> int:
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
                              steps=args.steps, out=args.out, image=args.image,
                              vae_ceiling=args.vae_ceiling, two_pass=args.two_pass,
-                             true_first_frame=args.true_first_frame)
+                             true_first_frame=args.true_first_frame, first_scene=args.first_scene)
     print(summary_table(report))
     words = result["motion_by_word"]
     if words:

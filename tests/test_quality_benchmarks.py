@@ -114,6 +114,19 @@ def test_embedded_quality_reports_rates(pipe, tmp_path, style):
     json.dumps(result, allow_nan=False)
 
 
+def test_embedded_quality_first_scene_reads_later_scenes(pipe, tmp_path):
+    """--first-scene N: scenes N, N+1, ... with their own seeds, for checks held out from a choice."""
+    eq = _load("embedded_quality")
+    _, result = eq.measure(pipe, 2, first_scene=7, out=tmp_path, log=lambda _: None)
+    assert result["first_scene"] == 7
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [m["path"] for m in lines] == ["clip_0007.mp4", "clip_0008.mp4"]
+    seconds, aspect = float(pipe.defaults["seconds"]), pipe.defaults["width"] / pipe.defaults["height"]
+    assert [m["caption"] for m in lines] == [eq.quality_scene(i, seconds=seconds, aspect=aspect)[1] for i in (7, 8)]
+    with pytest.raises(ValueError, match="first_scene"):
+        eq.measure(pipe, 1, first_scene=-1, out=tmp_path, log=lambda _: None)
+
+
 def test_embedded_quality_measures_images(pipe, tmp_path):
     eq = _load("embedded_quality")
     report, result = eq.measure(pipe, 2, out=tmp_path, log=lambda _: None, image=True)

@@ -247,6 +247,38 @@ def test_export_writes_a_model_folder_with_the_ema_weights(tmp_path, tiny_text_e
     assert word_embeddings is False
 
 
+def test_export_blends_the_run_with_another_dit_weight_by_weight(tmp_path, tiny_text_encoder):
+    """WiSE-FT: run_share x the run's EMA weights + (1 - run_share) x another DiT of the same config."""
+    from dataclasses import replace
+
+    from spacetime.dit import DiT
+    from spacetime.errors import RequestError
+    from spacetime.model_folder import read_model_folder
+    from spacetime.train.export import export_run
+
+    train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=2"), progress=False)
+    plain = read_model_folder(export_run(tmp_path / "run", tmp_path / "plain"))[1].state_dict()
+    torch.manual_seed(5)
+    other = DiT(read_model_folder(tmp_path / "plain")[1].config)
+    other.save_pretrained(tmp_path / "other")
+    blended = read_model_folder(export_run(tmp_path / "run", tmp_path / "blend", blend_with=tmp_path / "other",
+                                           run_share=0.25))[1].state_dict()
+    theirs = other.state_dict()
+    for name, weight in blended.items():
+        assert torch.allclose(weight, 0.25 * plain[name] + 0.75 * theirs[name], atol=1e-6), name
+    assert any(not torch.equal(blended[k], plain[k]) for k in plain)
+
+    DiT(replace(other.config, depth=other.config.depth + 1)).save_pretrained(tmp_path / "deeper")
+    for folder, share, message in [(tmp_path / "deeper", 0.5, "config differs"), (tmp_path / "none", 0.5, "no DiT"),
+                                   (tmp_path / "other", 1.0, "between 0 and 1")]:
+        with pytest.raises(RequestError, match=message):
+            export_run(tmp_path / "run", tmp_path / "bad", blend_with=folder, run_share=share)
+    assert not (tmp_path / "bad").exists()
+    out = subprocess.run([sys.executable, "-m", "spacetime", "export", str(tmp_path / "run"), str(tmp_path / "bad"),
+                          "--run-share", "0.5"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0 and "--blend-with" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_word_embeddings_widen_an_init_dit_and_travel_to_the_model_folder(tmp_path, tiny_text_encoder):
     from spacetime.model_folder import read_model_folder
     from spacetime.pipeline import Pipeline

@@ -26,6 +26,7 @@ Then train the DiT on the latents: data.source = "cache", data.path = OUT_DIR.""
 EXPORT_EPILOG = """examples:
   spacetime export runs/smoke models/smoke          # EMA weights of the newest valid checkpoint
   spacetime export runs/smoke models/smoke --checkpoint runs/smoke/checkpoints/step_000040 --raw
+  spacetime export runs/finetune models/blend --blend-with models/base --run-share 0.4   # WiSE-FT
   spacetime generate "a red circle moving right" --model models/smoke -o out.mp4"""
 
 
@@ -68,8 +69,11 @@ def run_cache(args) -> int:
 def run_export(args) -> int:
     from spacetime.train.export import export_run
 
+    if args.run_share is not None and args.blend_with is None:
+        raise RequestError("--run-share says how much of the run to keep in a blend; give --blend-with FOLDER too")
     out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint, use_ema=not args.raw,
-                     defaults=_parse_defaults(args.defaults))
+                     defaults=_parse_defaults(args.defaults), blend_with=args.blend_with,
+                     run_share=0.5 if args.run_share is None else args.run_share)
     print(f"wrote {out}")
     return 0
 
@@ -120,4 +124,9 @@ def register(subparsers) -> None:
     p.add_argument("--defaults", nargs="+", default=[], metavar="KEY=VALUE",
                    help="generation defaults stored in the model folder (DiT runs), e.g. width=128 height=128 "
                         "fps=8 seconds=4 steps=8 guidance=3")
+    p.add_argument("--blend-with", default=None, metavar="FOLDER",
+                   help="a DiT model folder of the same config (say, the one the run was fine-tuned from): write "
+                        "RUN_SHARE x the run's weights + (1 - RUN_SHARE) x its weights")
+    p.add_argument("--run-share", type=float, default=None, metavar="S",
+                   help="the run's share of the blend with --blend-with, between 0 and 1 (default 0.5)")
     p.set_defaults(func=run_export)

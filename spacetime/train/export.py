@@ -5,6 +5,12 @@ vae/, dit/), with the frozen VAE and the text encoder the run trained with, so t
 `Pipeline.from_pretrained(OUT_DIR)` and every command's `--model OUT_DIR` load it. A VAE
 run is written as one component folder (config.json + model.safetensors) that
 `VideoVAE.from_pretrained(OUT_DIR)` loads and a later DiT run names as `model.vae`.
+
+`--blend-with FOLDER --run-share S` writes a DiT run's weights interpolated, weight by weight,
+with another DiT of the same config: S x run + (1 - S) x FOLDER. With FOLDER the weights the
+run was fine-tuned from, this is WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of
+zero-shot models"): a fine-tune pulled part of the way back keeps more of what the start could
+do while keeping much of what the fine-tune learnt (for the embedded model: MODEL.md, 0.12).
 """
 
 from __future__ import annotations
@@ -20,13 +26,21 @@ from spacetime.train.config import load_config
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
-               use_ema: bool = True, defaults: dict | None = None) -> Path:
-    """Write the (EMA) weights of `checkpoint` (default: the newest valid one) to `out_dir`."""
+               use_ema: bool = True, defaults: dict | None = None, blend_with: str | Path | None = None,
+               run_share: float = 0.5) -> Path:
+    """Write the (EMA) weights of `checkpoint` (default: the newest valid one) to `out_dir`;
+    with `blend_with` (a DiT model folder, or its dit/ folder) run_share x them + (1 - run_share)
+    x that DiT's."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
         raise RequestError(f"{config_path} is missing; RUN_DIR must be a training run folder (run.dir of a config)")
     config = load_config(config_path)
+    if blend_with is not None:
+        if config.model.kind != "dit":
+            raise RequestError("--blend-with works on DiT runs; this run trains a VAE")
+        if not 0 < run_share < 1:
+            raise RequestError(f"--run-share must be between 0 and 1 (the run's share of the blend), got {run_share}")
     manager = CheckpointManager(run_dir / "checkpoints")
     if checkpoint is not None:
         path = Path(checkpoint)
@@ -54,6 +68,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     if use_ema:
         weights.update(load_file(str(path / "ema.safetensors")))  # EMA covers parameters; buffers stay
     model.load_state_dict(weights, strict=True)
+    if blend_with is not None:
+        _blend(model, blend_with, run_share)
     model.eval()
     out = Path(out_dir)
     if config.model.kind == "vae":
@@ -78,6 +94,26 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     return write_model_folder(out, vae=task.vae, dit=model, text_encoder=text_encoder,
                               text_word_embeddings=config.model.text_word_embeddings,
                               defaults={**base, **(defaults or {})})
+
+
+def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
+    """dit's floating-point weights <- run_share x them + (1 - run_share) x those of the DiT in `folder`."""
+    from spacetime.dit import DiT
+
+    folder = Path(folder)
+    dit_folder = folder / "dit" if (folder / "dit").is_dir() else folder
+    if not (dit_folder / "config.json").is_file():
+        raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
+                           f"config.json and model.safetensors)")
+    other = DiT.from_pretrained(dit_folder)
+    if other.config != dit.config:
+        raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's; only DiTs of one "
+                           f"architecture can be blended")
+    theirs = other.state_dict()
+    with torch.no_grad():
+        for name, mine in dit.state_dict().items():
+            if mine.is_floating_point():
+                mine.copy_(run_share * mine.float() + (1 - run_share) * theirs[name].float())
 
 
 def _latent_stats_from_run(vae: torch.nn.Module, config, batches: int = 24):
