@@ -279,6 +279,31 @@ def test_export_blends_the_run_with_another_dit_weight_by_weight(tmp_path, tiny_
     assert out.returncode != 0 and "--blend-with" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_export_blends_added_absolute_positions_with_their_zero_start(tmp_path, tiny_text_encoder):
+    """A run that added absolute position features (zero-initialised) blends with a DiT without them:
+    the projection is scaled by run_share, every other weight interpolated; the reverse is refused."""
+    from spacetime.dit import DiT
+    from spacetime.errors import RequestError
+    from spacetime.model_folder import read_model_folder
+    from spacetime.train.export import export_run
+
+    train(dit_config(tmp_path / "base_run", tiny_text_encoder, "train.steps=1"), progress=False)
+    base = read_model_folder(export_run(tmp_path / "base_run", tmp_path / "base"))[1]
+    train(dit_config(tmp_path / "run", tiny_text_encoder, "train.steps=2", f'model.init="{tmp_path / "base/dit"}"',
+                     "model.overrides={absolute_position=true}"), progress=False)
+    plain = read_model_folder(export_run(tmp_path / "run", tmp_path / "plain"))[1].state_dict()
+    assert plain["position_embed.weight"].abs().sum() > 0  # trained away from its zero start
+    blended = read_model_folder(export_run(tmp_path / "run", tmp_path / "blend", blend_with=tmp_path / "base",
+                                           run_share=0.25))[1].state_dict()
+    theirs = base.state_dict()
+    for name, weight in blended.items():
+        expected = 0.25 * plain[name] + (0.75 * theirs[name] if name in theirs else 0)
+        assert torch.allclose(weight, expected, atol=1e-6), name
+    DiT.from_pretrained(tmp_path / "plain/dit").save_pretrained(tmp_path / "with_positions")
+    with pytest.raises(RequestError, match="config differs"):
+        export_run(tmp_path / "base_run", tmp_path / "bad", blend_with=tmp_path / "with_positions")
+
+
 def test_word_embeddings_widen_an_init_dit_and_travel_to_the_model_folder(tmp_path, tiny_text_encoder):
     from spacetime.model_folder import read_model_folder
     from spacetime.pipeline import Pipeline

@@ -15,6 +15,7 @@ do while keeping much of what the fine-tune learnt (for the embedded model: MODE
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -106,13 +107,21 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
         raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
                            f"config.json and model.safetensors)")
     other = DiT.from_pretrained(dit_folder)
-    if other.config != dit.config:
+    # A run may have added absolute position features (model.overrides) to a DiT without them: that
+    # projection starts at zero (DiT init), so the DiT without it is the same as one with it at zero.
+    added_positions = dit.config.absolute_position and not other.config.absolute_position
+    if replace(other.config, absolute_position=dit.config.absolute_position) != dit.config or (
+            other.config.absolute_position and not dit.config.absolute_position):
         raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's; only DiTs of one "
                            f"architecture can be blended")
     theirs = other.state_dict()
     with torch.no_grad():
         for name, mine in dit.state_dict().items():
-            if mine.is_floating_point():
+            if not mine.is_floating_point():
+                continue
+            if name not in theirs and added_positions and name.startswith("position_embed."):
+                mine.mul_(run_share)  # blended with its zero start
+            else:
                 mine.copy_(run_share * mine.float() + (1 - run_share) * theirs[name].float())
 
 
