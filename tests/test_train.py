@@ -269,7 +269,7 @@ def test_export_blends_the_run_with_another_dit_weight_by_weight(tmp_path, tiny_
     assert any(not torch.equal(blended[k], plain[k]) for k in plain)
 
     DiT(replace(other.config, depth=other.config.depth + 1)).save_pretrained(tmp_path / "deeper")
-    for folder, share, message in [(tmp_path / "deeper", 0.5, "config differs"), (tmp_path / "none", 0.5, "no DiT"),
+    for folder, share, message in [(tmp_path / "deeper", 0.5, "in depth;"), (tmp_path / "none", 0.5, "no DiT"),
                                    (tmp_path / "other", 1.0, "between 0 and 1")]:
         with pytest.raises(RequestError, match=message):
             export_run(tmp_path / "run", tmp_path / "bad", blend_with=folder, run_share=share)
@@ -300,7 +300,7 @@ def test_export_blends_added_absolute_positions_with_their_zero_start(tmp_path, 
         expected = 0.25 * plain[name] + (0.75 * theirs[name] if name in theirs else 0)
         assert torch.allclose(weight, expected, atol=1e-6), name
     DiT.from_pretrained(tmp_path / "plain/dit").save_pretrained(tmp_path / "with_positions")
-    with pytest.raises(RequestError, match="config differs"):
+    with pytest.raises(RequestError, match="in absolute_position;"):
         export_run(tmp_path / "base_run", tmp_path / "bad", blend_with=tmp_path / "with_positions")
 
 

@@ -7,7 +7,8 @@ run is written as one component folder (config.json + model.safetensors) that
 `VideoVAE.from_pretrained(OUT_DIR)` loads and a later DiT run names as `model.vae`.
 
 `--blend-with FOLDER --run-share S` writes a DiT run's weights interpolated, weight by weight,
-with another DiT of the same config: S x run + (1 - S) x FOLDER. With FOLDER the weights the
+with another DiT of the same config (or the same without the absolute position features the run
+added, whose projection starts at zero): S x run + (1 - S) x FOLDER. With FOLDER the weights the
 run was fine-tuned from, this is WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of
 zero-shot models"): a fine-tune pulled part of the way back keeps more of what the start could
 do while keeping much of what the fine-tune learnt (for the embedded model: MODEL.md, 0.12).
@@ -15,7 +16,7 @@ do while keeping much of what the fine-tune learnt (for the embedded model: MODE
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -109,18 +110,18 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
     other = DiT.from_pretrained(dit_folder)
     # A run may have added absolute position features (model.overrides) to a DiT without them: that
     # projection starts at zero (DiT init), so the DiT without it is the same as one with it at zero.
-    added_positions = dit.config.absolute_position and not other.config.absolute_position
-    if replace(other.config, absolute_position=dit.config.absolute_position) != dit.config or (
-            other.config.absolute_position and not dit.config.absolute_position):
-        raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's; only DiTs of one "
-                           f"architecture can be blended")
+    differ = [f.name for f in fields(dit.config) if getattr(dit.config, f.name) != getattr(other.config, f.name)
+              and not (f.name == "absolute_position" and dit.config.absolute_position)]
+    if differ:
+        raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's in {', '.join(differ)}; "
+                           f"only DiTs of one architecture can be blended")
     theirs = other.state_dict()
     with torch.no_grad():
         for name, mine in dit.state_dict().items():
             if not mine.is_floating_point():
                 continue
-            if name not in theirs and added_positions and name.startswith("position_embed."):
-                mine.mul_(run_share)  # blended with its zero start
+            if name not in theirs:  # the run's added position projection: blended with its zero start
+                mine.mul_(run_share)
             else:
                 mine.copy_(run_share * mine.float() + (1 - run_share) * theirs[name].float())
 
