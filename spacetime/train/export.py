@@ -107,22 +107,21 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
     if not (dit_folder / "config.json").is_file():
         raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
                            f"config.json and model.safetensors)")
+    from spacetime.train.tasks import with_overrides
+
     other = DiT.from_pretrained(dit_folder)
-    # A run may have added absolute position features (model.overrides) to a DiT without them: that
-    # projection starts at zero (DiT init), so the DiT without it is the same as one with it at zero.
-    differ = [f.name for f in fields(dit.config) if getattr(dit.config, f.name) != getattr(other.config, f.name)
-              and not (f.name == "absolute_position" and dit.config.absolute_position)]
+    if dit.config.absolute_position and not other.config.absolute_position:
+        # the run added them by model.overrides: given the same way, their projection starts at zero
+        # (DiT init), as the run's did
+        other = with_overrides(other, {"absolute_position": True})[0]
+    differ = [f.name for f in fields(dit.config) if getattr(dit.config, f.name) != getattr(other.config, f.name)]
     if differ:
         raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's in {', '.join(differ)}; "
                            f"only DiTs of one architecture can be blended")
     theirs = other.state_dict()
     with torch.no_grad():
         for name, mine in dit.state_dict().items():
-            if not mine.is_floating_point():
-                continue
-            if name not in theirs:  # the run's added position projection: blended with its zero start
-                mine.mul_(run_share)
-            else:
+            if mine.is_floating_point():
                 mine.copy_(run_share * mine.float() + (1 - run_share) * theirs[name].float())
 
 
