@@ -112,7 +112,7 @@ def sample_train_t(
     batch: int,
     frames: int,
     generator: torch.Generator | None = None,
-    shift: float = 1.0,
+    shift: float | torch.Tensor = 1.0,
     mean: float = 0.0,
     std: float = 1.0,
     device: torch.device | str | None = None,
@@ -120,10 +120,15 @@ def sample_train_t(
     """Training times (B, T): logit-normal (SD3's lognorm(mean, std)), then shifted.
 
     One t per clip, repeated over its frames: every generated frame of a clip is at the
-    same noise level (known frames are set to 0 afterwards by the caller/loss).
+    same noise level (known frames are set to 0 afterwards by the caller/loss). shift: one
+    number, or one per clip (B,).
     """
     gen_device = generator.device if generator is not None else device
     u = torch.sigmoid(mean + std * torch.randn(batch, generator=generator, device=gen_device))  # (B,)
+    if isinstance(shift, torch.Tensor):
+        if shift.shape != (batch,) or not bool((shift > 0).all()):
+            raise ValueError(f"a per-clip shift must be {batch} positive numbers, got {shift.tolist()}")
+        shift = shift.to(u)
     t = time_shift(u, shift)
     return t.to(device)[:, None].expand(batch, frames).contiguous()  # (B, T)
 
@@ -212,7 +217,7 @@ def training_loss(
     text_mask: torch.Tensor,
     known_mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-    shift: float = 1.0,
+    shift: float | torch.Tensor = 1.0,
     *,
     mask_probs: dict[str, float] | None = None,
     image_prob: float = 0.0,
@@ -228,6 +233,7 @@ def training_loss(
     x0 (B, C, T, H, W) clean normalised latents; text (B, L, D), text_mask (B, L).
     known_mask (B, T) bool: given frames (t = 0, x_t = x0, no loss). None draws
     `random_known_mask(probs=mask_probs)`; pass an all-False mask for none.
+    shift: the training times' shift (`sample_train_t`), one number or one per clip (B,).
     image_prob: chance that this batch is trained as single-frame images (its first
     latent frame, which the causal VAE encodes from the first frame alone).
     text_drop: per-sample chance of replacing the prompt by `null_text`/`null_mask` (the

@@ -17,8 +17,12 @@ import torch
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def time_shift(t: torch.Tensor, shift: float) -> torch.Tensor:
-    """SD3's timestep shift: t' = shift * t / (1 + (shift - 1) * t); shift > 1 moves toward noise."""
+def time_shift(t: torch.Tensor, shift: float | torch.Tensor) -> torch.Tensor:
+    """SD3's timestep shift: t' = shift * t / (1 + (shift - 1) * t); shift > 1 moves toward noise.
+
+    shift may be a tensor that broadcasts against t (one shift per clip in training)."""
+    if isinstance(shift, torch.Tensor):
+        return shift * t / (1 + (shift - 1) * t)
     if shift <= 0:
         raise ValueError(f"shift must be positive, got {shift}")
     return shift * t / (1 + (shift - 1) * t)

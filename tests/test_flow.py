@@ -44,6 +44,11 @@ def test_train_t_is_logit_normal_shifted_and_shared_by_frames():
     assert 0 < t.min() and t.max() < 1 and abs(float(t.median()) - 0.5) < 0.03
     t_shifted = flow.sample_train_t(4000, 3, generator=torch.Generator().manual_seed(0), shift=3.0)
     assert torch.allclose(t_shifted, flow.time_shift(t, 3.0)) and t_shifted.mean() > t.mean() + 0.1
+    per_clip = torch.tensor([1.0, 3.0]).repeat(2000)  # one shift per clip
+    t_each = flow.sample_train_t(4000, 3, generator=torch.Generator().manual_seed(0), shift=per_clip)
+    assert torch.allclose(t_each[::2], t[::2]) and torch.allclose(t_each[1::2], t_shifted[1::2])
+    with pytest.raises(ValueError, match="per-clip shift"):
+        flow.sample_train_t(4, 3, shift=torch.tensor([1.0, 0.0, 1.0, 1.0]))
 
 
 @pytest.mark.parametrize("kind", flow.MASK_KINDS)

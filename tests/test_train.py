@@ -187,6 +187,35 @@ def test_mover_image_batches_are_trained_as_generated_images(tmp_path, tiny_text
     assert t.shape == (4, 1) and (t > 0).all() and torch.isfinite(loss)
 
 
+def test_high_noise_motions_draw_their_clips_noise_levels_at_their_own_shift(tmp_path, tiny_text_encoder):
+    from spacetime.train.tasks import DiTTask, WorldSource
+    from spacetime.world.scene import Scene
+
+    base = ["data.shapes=[[9,32,32]]", "data.batch_size=8", 'data.world_motions=["orbit", "left"]',
+            "train.mask_probs={none = 1.0}", "train.image_prob=0.0", "train.shift=2.0"]
+    times = {}
+    for name, extra in (("plain", []), ("high", ['train.high_noise_motions=["orbit"]', "train.high_noise_shift=40"])):
+        config = dit_config(tmp_path / name, tiny_text_encoder, *base, *extra)
+        batch = WorldSource(config, 0, 1).batch(0)
+
+        def spy(x, t, text, mask, name=name):
+            times[name] = t[:, 0]
+            return torch.zeros_like(x)
+
+        DiTTask(config, torch.device("cpu")).loss(spy, batch, torch.Generator().manual_seed(0))
+    orbit = torch.tensor([any(o.motion == "orbit" for o in Scene.from_json(s).objects) for s in batch["scene"]])
+    assert orbit.any() and (~orbit).any()
+    assert torch.equal(times["high"][~orbit], times["plain"][~orbit])  # the same draws, the same shift
+    assert (times["high"][orbit] > times["plain"][orbit]).all()  # the same draws pushed toward noise
+    with pytest.raises(ConfigError, match="not world motions"):
+        load_config(None, ['train.high_noise_motions=["hop"]', "train.high_noise_shift=10"])
+    with pytest.raises(ConfigError, match="high_noise_shift > 0"):
+        load_config(None, ['train.high_noise_motions=["orbit"]'])
+    with pytest.raises(ConfigError, match="data.source = 'world'"):
+        load_config(None, ['train.high_noise_motions=["orbit"]', "train.high_noise_shift=10", "data.source=folder",
+                           'data.path="x"'])
+
+
 def test_centred_share_of_named_motions_keeps_the_placement_of_the_others():
     from spacetime.world.dataset import WorldClips
     from spacetime.world.scene import Scene

@@ -98,3 +98,29 @@ def test_world_export_offers_every_caption_style():
         assert build_parser().parse_args(["world", "export", "out", "--clips", "1", "--style", style]).style == style
     with pytest.raises(SystemExit):
         build_parser().parse_args(["world", "export", "out", "--clips", "1", "--style", "poetic"])
+
+
+def test_jostled_captions_keep_every_world_word_in_order():
+    from spacetime.world.dataset import WorldClips
+    from spacetime.world.parse import _WORDS, jostle_caption
+
+    def world_words(text):
+        keys = (w.strip(".,;:!?'\"").lower() for w in text.split())
+        return [k for k in keys if k in _WORDS and _WORDS[k][0] != "move"]
+
+    rng = np.random.default_rng(0)
+    changed = 0
+    for i in range(200):
+        text = caption(sample_scene(np.random.default_rng(i)), np.random.default_rng(i), "varied")
+        jostled = jostle_caption(text, rng)
+        assert world_words(jostled) == world_words(text)
+        changed += jostled != text
+    assert changed > 180  # the frame words do change
+    plain = WorldClips([(5, 32, 32)], batch_size=4, caption_style="varied")
+    noisy = WorldClips([(5, 32, 32)], batch_size=4, caption_style="varied", caption_noise=1.0)
+    assert plain.batch(0)["caption"] == WorldClips([(5, 32, 32)], batch_size=4, caption_style="varied",
+                                                   caption_noise=0.0).batch(0)["caption"]  # no share, same stream
+    assert noisy.batch(0)["scene"][0] == plain.batch(0)["scene"][0]
+    assert noisy.batch(0)["caption"][0] != plain.batch(0)["caption"][0]
+    with pytest.raises(RequestError, match="caption_noise"):
+        WorldClips([(5, 32, 32)], caption_noise=2.0)

@@ -59,6 +59,7 @@ class DataConfig:
     world_centred_share: float = 0.0  # world: chance a clip is one such centred mover, trained with its first frame given
     world_centred_motions: list = field(default_factory=list)  # world: the share's motions; empty = straight lines only
     world_centred_start: str = "centre"  # world: where the share's movers start: "centre" or "inside" (anywhere in frame)
+    world_caption_noise: float = 0.0  # world: chance a caption's frame words are dropped or padded (parse.jostle_caption)
     world_mover_images: float = 0.0  # world: chance a batch is first frames of straight-line movers, with their captions
     token_budget: int = 256  # real data: latent tokens per clip of the largest bucket
     aspect_ratios: list = field(default_factory=lambda: [2.0, 16 / 9, 4 / 3, 1.0, 3 / 4, 9 / 16, 0.5])
@@ -87,6 +88,11 @@ class TrainOptions:
     image_prob: float = 0.0  # DiT: share of batches trained as single images (first latent frame)
     mask_probs: dict = field(default_factory=dict)  # DiT: known-frame mask kinds; empty = flow's defaults
     shift: float = 0.0  # DiT: timestep shift; 0 = flow.shift_for_tokens of each batch
+    # DiT, world data: clips with an object doing one of these motions draw their noise level with
+    # high_noise_shift instead of shift, so more of their steps fall near t = 1 (pure noise), where
+    # sampling settles a motion's layout
+    high_noise_motions: list = field(default_factory=list)
+    high_noise_shift: float = 0.0
     noise_correlation: float = 0.0  # DiT: noise correlation between latent frames (flow.frame_correlated_noise)
     object_weight: float = 0.0  # DiT: extra loss weight on cells unlike their frame's background (flow.object_weights)
     motion_weight: float = 0.0  # DiT: weight of the error of the velocity's frame-to-frame change (flow.training_loss)
@@ -158,6 +164,17 @@ class TrainConfig:
             raise ConfigError(f"train.object_weight must be >= 0 (0 = every cell alike), got {t.object_weight}")
         if t.motion_weight < 0:
             raise ConfigError(f"train.motion_weight must be >= 0 (0 = no frame-to-frame term), got {t.motion_weight}")
+        if t.high_noise_motions:
+            from spacetime.world.vocab import MOTIONS
+
+            unknown = sorted(set(t.high_noise_motions) - set(MOTIONS))
+            if unknown:
+                raise ConfigError(f"train.high_noise_motions: {unknown} are not world motions ({', '.join(MOTIONS)})")
+            if t.high_noise_shift <= 0:
+                raise ConfigError("train.high_noise_motions needs train.high_noise_shift > 0 (12 puts about a "
+                                  "third of those clips' steps above t = 0.95)")
+            if self.data.source != "world":
+                raise ConfigError("train.high_noise_motions reads the world's scenes; it needs data.source = 'world'")
         if t.time_budget < 0:
             raise ConfigError(f"train.time_budget must be >= 0 seconds (0 = no limit), got {t.time_budget}")
         if t.lr <= 0:

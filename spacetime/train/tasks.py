@@ -45,6 +45,7 @@ class WorldSource:
                                 centred_share=d.world_centred_share,
                                 centred_motions=tuple(d.world_centred_motions) or None,
                                 centred_start=d.world_centred_start, mover_images=d.world_mover_images,
+                                caption_noise=d.world_caption_noise,
                                 **chosen)
 
     def batch(self, index: int) -> dict:
@@ -86,6 +87,16 @@ def unit_video(video: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 # ---- tasks --------------------------------------------------------------------------------------------
+
+
+def per_clip_shift(scenes: list[str], motions, shift: float, high_shift: float) -> torch.Tensor:
+    """(B,) training shifts: `high_shift` for the clips (world scenes as JSON) with an object doing one of
+    `motions`, `shift` for the rest."""
+    import json
+
+    wanted = set(motions)
+    hit = [any(o.get("motion") in wanted for o in json.loads(scene)["objects"]) for scene in scenes]
+    return torch.tensor([high_shift if h else shift for h in hit], dtype=torch.float32)
 
 
 def load_frozen_vae(ref: str, device: torch.device, seed: int = 0) -> nn.Module:
@@ -169,6 +180,8 @@ class DiTTask:
         x0, text, mask = self.inputs(batch)
         t = self.config.train
         shift = t.shift if t.shift > 0 else flow.shift_for_tokens(self.tokens(x0) // x0.shape[0])
+        if t.high_noise_motions:
+            shift = per_clip_shift(batch["scene"], t.high_noise_motions, shift, t.high_noise_shift)
         known = None
         if "first_frame_given" in batch and batch["first_frame_given"].any():
             # the world's centred clips: their first frame, whatever train.mask_probs draws for the rest

@@ -24,6 +24,7 @@ import torch
 from spacetime.errors import RequestError
 from spacetime.world import vocab
 from spacetime.world.captions import caption
+from spacetime.world.parse import jostle_caption
 from spacetime.world.render import MIN_SIDE, render
 from spacetime.world.scene import SCENARIOS, check_start, check_world_names, sample_scene
 
@@ -68,6 +69,8 @@ class WorldClips(torch.utils.data.IterableDataset):
     captioned with their motion (one or several objects, the bucket's height and width). An
     image pass of text to video must put a mover where its direction leaves it room; in the
     rest of the stream that cue is diluted by still objects, other motions and centred starts.
+    caption_noise: the chance that a caption's sentence frame is disturbed (`parse.jostle_caption`:
+    words without world meaning dropped, neutral words inserted; the world words kept).
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
     size to pass from data-loader workers, for the trainer to scale on its device.
     Use with DataLoader(batch_size=None): the dataset yields whole batches.
@@ -94,6 +97,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         centred_motions=None,
         centred_start: str = "centre",
         mover_images: float = 0.0,
+        caption_noise: float = 0.0,
     ):
         super().__init__()
         self.shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -156,6 +160,9 @@ class WorldClips(torch.utils.data.IterableDataset):
         if mover_images > 0 and not self.mover_motions:
             raise RequestError(f"mover_images needs a straight-line motion among the motions "
                                f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}")
+        if not 0.0 <= caption_noise <= 1.0:
+            raise RequestError(f"caption_noise must be within [0, 1], got {caption_noise}")
+        self.caption_noise = float(caption_noise)
         self.start_batch = int(start_batch)
         if pixels not in ("float", "uint8"):
             raise RequestError(f"pixels must be 'float' or 'uint8', got {pixels!r}")
@@ -207,7 +214,10 @@ class WorldClips(torch.utils.data.IterableDataset):
         else:
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=self.scenarios, seconds=seconds,
                                  aspect=width / height, motions=self.motions, start=self.start)
-        return scene, caption(scene, rng, self.caption_style), render(scene, width, height, self.fps, frames)
+        text = caption(scene, rng, self.caption_style)
+        if self.caption_noise > 0 and rng.random() < self.caption_noise:  # drawn only with a share: streams stay
+            text = jostle_caption(text, rng)
+        return scene, text, render(scene, width, height, self.fps, frames)
 
     def __iter__(self):
         worker, workers = _worker()

@@ -127,6 +127,33 @@ _KNOWN_SUMMARY = (
 )
 
 
+# Words with no say in the scene, for `jostle_caption` to insert: generic English, no world meaning
+_NEUTRAL = ("the", "a", "this", "here", "now", "just", "really", "very", "also", "then", "so", "quite",
+            "simply", "there", "we", "see", "scene", "video")
+
+
+def jostle_caption(text: str, rng: np.random.Generator, drop: float = 0.3, insert: float = 0.1) -> str:
+    """`text` with its sentence frame disturbed and its world words kept (random deletion and
+    insertion, as EDA does: Wei and Zou 2019).
+
+    Each word that carries no world meaning (not a colour, shape, size, motion, direction, speed,
+    background or scene word of the parser; plain movement verbs such as "glides" count as frame)
+    is dropped with probability `drop`, and after each word a neutral one is inserted with
+    probability `insert`. A caption model trained on both reads the world words whatever
+    sentence holds them, which is what a prompt in new words asks of it.
+    """
+    out = []
+    for word in text.split():
+        key = word.strip(".,;:!?'\"").lower()
+        meaning = _WORDS.get(key) or next((_WORDS[p] for p in key.split("-") if p in _WORDS), None)
+        if (meaning is None or meaning[0] == "move") and rng.random() < drop:
+            continue
+        out.append(word)
+        if rng.random() < insert:
+            out.append(_NEUTRAL[int(rng.integers(len(_NEUTRAL)))])
+    return " ".join(out) or text
+
+
 def _combine(names: list[str], what: str) -> str | None:
     """Directions named in a clause ('up', 'right') -> one vocab direction ('up-right')."""
     if not names:
