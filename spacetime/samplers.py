@@ -21,9 +21,7 @@ def time_shift(t: torch.Tensor, shift: float | torch.Tensor) -> torch.Tensor:
     """SD3's timestep shift: t' = shift * t / (1 + (shift - 1) * t); shift > 1 moves toward noise.
 
     shift may be a tensor that broadcasts against t (one shift per clip in training)."""
-    if isinstance(shift, torch.Tensor):
-        return shift * t / (1 + (shift - 1) * t)
-    if shift <= 0:
+    if not isinstance(shift, torch.Tensor) and shift <= 0:  # a tensor's values are checked by its maker
         raise ValueError(f"shift must be positive, got {shift}")
     return shift * t / (1 + (shift - 1) * t)
 

@@ -15,6 +15,7 @@ that number, so a resumed run reads exactly what the killed one would have read.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -91,9 +92,7 @@ def unit_video(video: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def per_clip_shift(scenes: list[str], motions, shift: float, high_shift: float) -> torch.Tensor:
     """(B,) training shifts: `high_shift` for the clips (world scenes as JSON) with an object doing one of
-    `motions`, `shift` for the rest."""
-    import json
-
+    `motions`, `shift` for the rest (also where train.image_prob makes the batch images)."""
     wanted = set(motions)
     hit = [any(o.get("motion") in wanted for o in json.loads(scene)["objects"]) for scene in scenes]
     return torch.tensor([high_shift if h else shift for h in hit], dtype=torch.float32)
