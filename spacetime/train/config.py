@@ -165,11 +165,12 @@ class TrainConfig:
         if t.motion_weight < 0:
             raise ConfigError(f"train.motion_weight must be >= 0 (0 = no frame-to-frame term), got {t.motion_weight}")
         if t.high_noise_motions:
-            from spacetime.world.vocab import MOTIONS
+            from spacetime.world.scene import check_world_names
 
-            unknown = sorted(set(t.high_noise_motions) - set(MOTIONS))
-            if unknown:
-                raise ConfigError(f"train.high_noise_motions: {unknown} are not world motions ({', '.join(MOTIONS)})")
+            try:
+                check_world_names(motions=t.high_noise_motions)
+            except RequestError as e:
+                raise ConfigError(f"train.high_noise_motions are not world motions: {e}") from None
             if t.high_noise_shift <= 0:
                 raise ConfigError("train.high_noise_motions needs train.high_noise_shift > 0 (12 puts about a "
                                   "third of those clips' steps above t = 0.95)")

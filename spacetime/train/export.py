@@ -101,14 +101,13 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
 def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
     """dit's floating-point weights <- run_share x them + (1 - run_share) x those of the DiT in `folder`."""
     from spacetime.dit import DiT
+    from spacetime.train.tasks import with_overrides
 
     folder = Path(folder)
     dit_folder = folder / "dit" if (folder / "dit").is_dir() else folder
     if not (dit_folder / "config.json").is_file():
         raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
                            f"config.json and model.safetensors)")
-    from spacetime.train.tasks import with_overrides
-
     other = DiT.from_pretrained(dit_folder)
     if dit.config.absolute_position and not other.config.absolute_position:
         # the run added them by model.overrides: given the same way, their projection starts at zero
