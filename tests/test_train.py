@@ -128,6 +128,27 @@ def test_dit_on_world_logs_samples_and_resumes_exactly(tmp_path, tiny_text_encod
         assert all(torch.equal(a[k], b[k]) for k in a), name
 
 
+def test_freeze_keeps_the_named_weights_through_training_and_resume(tmp_path, tiny_text_encoder):
+    from fnmatch import fnmatchcase
+
+    from spacetime.errors import RequestError
+    from spacetime.train.tasks import DiTTask
+
+    patterns = ["text_embed.*", "blocks.*.cross.kv.*"]
+    extra = ("train.steps=4", "train.sample_every=0", "train.lr=1e-2", f"train.freeze={patterns!r}".replace("'", '"'))
+    train(dit_config(tmp_path / "f", tiny_text_encoder, *extra), progress=False, stop_after=2)
+    train(dit_config(tmp_path / "f", tiny_text_encoder, *extra), resume=True, progress=False)
+    early, late = (load_file(str(tmp_path / f"f/checkpoints/step_00000{n}/model.safetensors")) for n in (2, 4))
+    frozen = [k for k in late if any(fnmatchcase(k, p) for p in patterns)]
+    assert len(frozen) == 4 + 2 * 2  # text_embed's two linears and each block's kv, weight and bias each
+    assert all(torch.equal(early[k], late[k]) for k in frozen)
+    assert not torch.equal(early["patch_embed.weight"], late["patch_embed.weight"])  # the rest trains
+    with pytest.raises(RequestError, match="'text_embedding.\\*' matches no parameter"):
+        DiTTask(dit_config(tmp_path / "x", tiny_text_encoder, 'train.freeze=["text_embedding.*"]'), torch.device("cpu"))
+    with pytest.raises(ConfigError, match="train.freeze names DiT parameters"):
+        load_config(None, ["model.kind=vae", 'train.freeze=["encoder.*"]'])
+
+
 def test_dit_with_bf16_and_activation_checkpointing(tmp_path, tiny_text_encoder):
     config = dit_config(tmp_path, tiny_text_encoder, "train.steps=2", "train.mixed_precision=bf16",
                         "train.activation_checkpointing=true", "train.text_drop=1.0", "train.image_prob=0.5")
@@ -306,6 +327,25 @@ def test_export_blends_the_run_with_another_dit_weight_by_weight(tmp_path, tiny_
     out = subprocess.run([sys.executable, "-m", "spacetime", "export", str(tmp_path / "run"), str(tmp_path / "bad"),
                           "--run-share", "0.5"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and "--blend-with" in out.stderr and "Traceback" not in out.stderr
+
+    # a share per component: the text-reading weights whole from the other DiT, the kv at a third, the rest kept
+    out = subprocess.run([sys.executable, "-m", "spacetime", "export", str(tmp_path / "run"), str(tmp_path / "mixed"),
+                          "--blend-with", str(tmp_path / "other"), "--run-share", "1",
+                          "--pattern-share", "text_embed.*=0", "blocks.*.cross.kv.*=0.3333", "blocks.0.*=0.5"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    mixed = read_model_folder(tmp_path / "mixed")[1].state_dict()
+    for name, weight in mixed.items():
+        s = (0.0 if name.startswith("text_embed.") else 0.3333 if ".cross.kv." in name
+             else 0.5 if name.startswith("blocks.0.") else 1.0)  # blocks.0.cross.kv: the first pattern that names it
+        assert torch.allclose(weight, s * plain[name] + (1 - s) * theirs[name], atol=1e-6), name
+    for args, message in [(["--run-share", "1", "--pattern-share", "text_embedding.*=0"], "names no weight"),
+                          (["--pattern-share", "text_embed.*=2"], "between 0 and 1"),
+                          (["--pattern-share", "text_embed.*"], "PATTERN=SHARE")]:
+        out = subprocess.run([sys.executable, "-m", "spacetime", "export", str(tmp_path / "run"), str(tmp_path / "bad"),
+                              "--blend-with", str(tmp_path / "other"), *args], capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_export_blends_added_absolute_positions_with_their_zero_start(tmp_path, tiny_text_encoder):

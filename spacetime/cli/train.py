@@ -27,6 +27,7 @@ EXPORT_EPILOG = """examples:
   spacetime export runs/smoke models/smoke          # EMA weights of the newest valid checkpoint
   spacetime export runs/smoke models/smoke --checkpoint runs/smoke/checkpoints/step_000040 --raw
   spacetime export runs/finetune models/blend --blend-with models/base --run-share 0.4   # WiSE-FT
+  spacetime export runs/finetune models/mixed --blend-with models/base --run-share 1 --pattern-share 'text_embed.*=0'
   spacetime generate "a red circle moving right" --model models/smoke -o out.mp4"""
 
 
@@ -73,9 +74,24 @@ def run_export(args) -> int:
         raise RequestError("--run-share says how much of the run to keep in a blend; give --blend-with FOLDER too")
     out = export_run(args.run_dir, args.out_dir, checkpoint=args.checkpoint, use_ema=not args.raw,
                      defaults=_parse_defaults(args.defaults), blend_with=args.blend_with,
-                     run_share=0.5 if args.run_share is None else args.run_share)
+                     run_share=0.5 if args.run_share is None else args.run_share,
+                     pattern_shares=_parse_pattern_shares(args.pattern_shares))
     print(f"wrote {out}")
     return 0
+
+
+def _parse_pattern_shares(items: list[str]) -> dict:
+    """`text_embed.*=0 blocks.*.cross.kv.*=0.5` -> {"text_embed.*": 0.0, "blocks.*.cross.kv.*": 0.5}."""
+    out = {}
+    for item in items:
+        pattern, sep, value = item.rpartition("=")
+        try:
+            out[pattern] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not pattern:
+            raise RequestError(f"--pattern-share takes PATTERN=SHARE items (e.g. 'text_embed.*=0'), got {item!r}")
+    return out
 
 
 def _parse_defaults(items: list[str]) -> dict:
@@ -129,4 +145,7 @@ def register(subparsers) -> None:
                         "RUN_SHARE x the run's weights + (1 - RUN_SHARE) x its weights")
     p.add_argument("--run-share", type=float, default=None, metavar="S",
                    help="the run's share of the blend with --blend-with, between 0 and 1 (default 0.5)")
+    p.add_argument("--pattern-share", nargs="+", default=[], metavar="PATTERN=S", dest="pattern_shares",
+                   help="the run's share for the weights whose names match PATTERN (fnmatch; the first match "
+                        "counts), e.g. 'text_embed.*=0' takes them whole from --blend-with")
     p.set_defaults(func=run_export)

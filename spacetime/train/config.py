@@ -100,6 +100,9 @@ class TrainOptions:
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
     freeze_encoder: bool = False  # VAE: train the decoder only, so DiTs trained on its latents stay valid
+    # DiT: parameter-name patterns (fnmatch, as in `DiT.named_parameters()`: "text_embed.*",
+    # "blocks.*.cross.kv.*") whose weights stay as model.init gave them
+    freeze: list = field(default_factory=list)
     gradient_weight: float = 0.0  # VAE
     log_every: int = 1
     checkpoint_every: int = 100  # 0 disables periodic checkpoints (one is still written at the end)
@@ -176,6 +179,8 @@ class TrainConfig:
                                   "third of those clips' steps above t = 0.95)")
             if self.data.source != "world":
                 raise ConfigError("train.high_noise_motions reads the world's scenes; it needs data.source = 'world'")
+        if t.freeze and self.model.kind != "dit":
+            raise ConfigError("train.freeze names DiT parameters; a VAE keeps its encoder with train.freeze_encoder")
         if t.time_budget < 0:
             raise ConfigError(f"train.time_budget must be >= 0 seconds (0 = no limit), got {t.time_budget}")
         if t.lr <= 0:

@@ -12,6 +12,10 @@ added, whose projection starts at zero): S x run + (1 - S) x FOLDER. With FOLDER
 run was fine-tuned from, this is WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of
 zero-shot models"): a fine-tune pulled part of the way back keeps more of what the start could
 do while keeping much of what the fine-tune learnt (for the embedded model: MODEL.md, 0.12).
+`--pattern-share PATTERN=S ...` gives the weights whose names match PATTERN (fnmatch, as in
+`DiT.named_parameters()`; the first matching pattern counts) a share of their own, so one component
+can come from FOLDER whole while the rest is blended or kept (MODEL.md, session 26: the text-reading
+weights of one DiT with the rest of another).
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from spacetime.train.config import load_config
 
 def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
                use_ema: bool = True, defaults: dict | None = None, blend_with: str | Path | None = None,
-               run_share: float = 0.5) -> Path:
+               run_share: float = 0.5, pattern_shares: dict | None = None) -> Path:
     """Write the (EMA) weights of `checkpoint` (default: the newest valid one) to `out_dir`;
     with `blend_with` (a DiT model folder, or its dit/ folder) run_share x them + (1 - run_share)
-    x that DiT's."""
+    x that DiT's, and the weights named by a pattern of `pattern_shares` ({fnmatch pattern: share})
+    that pattern's share instead."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
@@ -41,8 +46,13 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
     if blend_with is not None:
         if config.model.kind != "dit":
             raise RequestError("--blend-with works on DiT runs; this run trains a VAE")
-        if not 0 < run_share < 1:
+        if not (0 <= run_share <= 1 if pattern_shares else 0 < run_share < 1):
             raise RequestError(f"--run-share must be between 0 and 1 (the run's share of the blend), got {run_share}")
+        for pattern, share in (pattern_shares or {}).items():
+            if not 0 <= share <= 1:
+                raise RequestError(f"--pattern-share {pattern}={share}: a share is between 0 and 1")
+    elif pattern_shares:
+        raise RequestError("--pattern-share says how much of the run to keep in a blend; give --blend-with FOLDER too")
     manager = CheckpointManager(run_dir / "checkpoints")
     if checkpoint is not None:
         path = Path(checkpoint)
@@ -71,7 +81,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
         weights.update(load_file(str(path / "ema.safetensors")))  # EMA covers parameters; buffers stay
     model.load_state_dict(weights, strict=True)
     if blend_with is not None:
-        _blend(model, blend_with, run_share)
+        _blend(model, blend_with, run_share, pattern_shares or {})
     model.eval()
     out = Path(out_dir)
     if config.model.kind == "vae":
@@ -98,8 +108,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
                               defaults={**base, **(defaults or {})})
 
 
-def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
-    """dit's floating-point weights <- run_share x them + (1 - run_share) x those of the DiT in `folder`."""
+def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float, pattern_shares: dict) -> None:
+    """dit's floating-point weights <- s x them + (1 - s) x those of the DiT in `folder`, where s is
+    the share of the first pattern of `pattern_shares` that names the weight, else run_share."""
+    from fnmatch import fnmatchcase
+
     from spacetime.dit import DiT
     from spacetime.train.tasks import with_overrides
 
@@ -117,11 +130,16 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float) -> None:
     if differ:
         raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's in {', '.join(differ)}; "
                            f"only DiTs of one architecture can be blended")
-    theirs = other.state_dict()
+    theirs, mine = other.state_dict(), dit.state_dict()
+    for pattern in pattern_shares:
+        if not any(fnmatchcase(name, pattern) for name in mine):
+            raise RequestError(f"--pattern-share {pattern!r} names no weight of the DiT (names look like "
+                               f"{', '.join(list(mine)[:3])})")
     with torch.no_grad():
-        for name, mine in dit.state_dict().items():
-            if mine.is_floating_point():
-                mine.copy_(run_share * mine.float() + (1 - run_share) * theirs[name].float())
+        for name, weight in mine.items():
+            if weight.is_floating_point():
+                s = next((share for pattern, share in pattern_shares.items() if fnmatchcase(name, pattern)), run_share)
+                weight.copy_(s * weight.float() + (1 - s) * theirs[name].float())
 
 
 def _latent_stats_from_run(vae: torch.nn.Module, config, batches: int = 24):

@@ -145,6 +145,10 @@ class DiTTask:
             except (TypeError, ValueError) as e:
                 raise RequestError(f"model: cannot build DiT preset {m.preset!r} with {m.overrides}: {e}") from None
         self.model.train()
+        if config.train.freeze:
+            frozen = freeze_parameters(self.model, config.train.freeze)
+            print(f"train.freeze: {frozen} of {sum(p.numel() for p in self.model.parameters())} weights kept as "
+                  f"{m.init or 'initialised'}", flush=True)
         if self.model.config.text_dim != self.text_encoder.dim:
             raise RequestError(f"the DiT takes text of width {self.model.config.text_dim} but model.text_encoder "
                                f"gives {self.text_encoder.dim}; use the encoder it was trained with")
@@ -235,6 +239,25 @@ def with_overrides(base: nn.Module, overrides: dict) -> tuple[nn.Module, list[st
     kept = {k: v for k, v in base.state_dict().items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(kept, strict=False)
     return model.to(next(base.parameters()).device), sorted(set(own) - set(kept))
+
+
+def freeze_parameters(model: nn.Module, patterns: list) -> int:
+    """Stop the gradient of every parameter whose name matches one of `patterns` (fnmatch); returns
+    how many weights that holds. A pattern that matches nothing is an error (a typo would otherwise
+    train everything)."""
+    from fnmatch import fnmatchcase
+
+    named = dict(model.named_parameters())
+    for pattern in patterns:
+        if not any(fnmatchcase(name, pattern) for name in named):
+            raise RequestError(f"train.freeze: {pattern!r} matches no parameter of the model (names look like "
+                               f"{', '.join(list(named)[:3])})")
+    frozen = 0
+    for name, param in named.items():
+        if any(fnmatchcase(name, pattern) for pattern in patterns):
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
 
 
 def model_from_init(model_cls, folder: str, overrides: dict, keep_prefix: str = "") -> nn.Module:
