@@ -114,7 +114,7 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float, pattern_s
     from fnmatch import fnmatchcase
 
     from spacetime.dit import DiT
-    from spacetime.train.tasks import with_overrides
+    from spacetime.train.tasks import check_name_patterns, with_overrides
 
     folder = Path(folder)
     dit_folder = folder / "dit" if (folder / "dit").is_dir() else folder
@@ -131,10 +131,7 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float, pattern_s
         raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's in {', '.join(differ)}; "
                            f"only DiTs of one architecture can be blended")
     theirs, mine = other.state_dict(), dit.state_dict()
-    for pattern in pattern_shares:
-        if not any(fnmatchcase(name, pattern) for name in mine):
-            raise RequestError(f"--pattern-share {pattern!r} names no weight of the DiT (names look like "
-                               f"{', '.join(list(mine)[:3])})")
+    check_name_patterns(mine, pattern_shares, "--pattern-share")
     with torch.no_grad():
         for name, weight in mine.items():
             if weight.is_floating_point():

@@ -152,6 +152,10 @@ def _train(config: TrainConfig, env: DistEnv, resume, task, source, progress, st
     task = task if task is not None else build_task(config, env.device)
     source = source if source is not None else build_source(config, env.rank, env.world_size)
     model = task.model.to(env.device)
+    if t.freeze and env.is_main:
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        print(f"train.freeze: {frozen} of {sum(p.numel() for p in model.parameters())} weights kept as "
+              f"{config.model.init or 'initialised'}", flush=True)
     if t.activation_checkpointing:
         task.set_activation_checkpointing(True)
     wrapped = parallelize(model, env, compile_blocks=t.compile)

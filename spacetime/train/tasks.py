@@ -146,9 +146,7 @@ class DiTTask:
                 raise RequestError(f"model: cannot build DiT preset {m.preset!r} with {m.overrides}: {e}") from None
         self.model.train()
         if config.train.freeze:
-            frozen = freeze_parameters(self.model, config.train.freeze)
-            print(f"train.freeze: {frozen} of {sum(p.numel() for p in self.model.parameters())} weights kept as "
-                  f"{m.init or 'initialised'}", flush=True)
+            freeze_parameters(self.model, config.train.freeze)
         if self.model.config.text_dim != self.text_encoder.dim:
             raise RequestError(f"the DiT takes text of width {self.model.config.text_dim} but model.text_encoder "
                                f"gives {self.text_encoder.dim}; use the encoder it was trained with")
@@ -241,23 +239,27 @@ def with_overrides(base: nn.Module, overrides: dict) -> tuple[nn.Module, list[st
     return model.to(next(base.parameters()).device), sorted(set(own) - set(kept))
 
 
-def freeze_parameters(model: nn.Module, patterns: list) -> int:
-    """Stop the gradient of every parameter whose name matches one of `patterns` (fnmatch); returns
-    how many weights that holds. A pattern that matches nothing is an error (a typo would otherwise
-    train everything)."""
+def check_name_patterns(names, patterns, option: str) -> None:
+    """A RequestError for the first fnmatch pattern that names none of `names` (a typo in a list of
+    weights to freeze or blend would otherwise go unnoticed)."""
+    from fnmatch import fnmatchcase
+
+    names = list(names)
+    for pattern in patterns:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            raise RequestError(f"{option}: {pattern!r} names no weight of the model (names look like "
+                               f"{', '.join(names[:3])})")
+
+
+def freeze_parameters(model: nn.Module, patterns: list) -> None:
+    """Stop the gradient of every parameter whose name matches one of `patterns` (fnmatch)."""
     from fnmatch import fnmatchcase
 
     named = dict(model.named_parameters())
-    for pattern in patterns:
-        if not any(fnmatchcase(name, pattern) for name in named):
-            raise RequestError(f"train.freeze: {pattern!r} matches no parameter of the model (names look like "
-                               f"{', '.join(list(named)[:3])})")
-    frozen = 0
+    check_name_patterns(named, patterns, "train.freeze")
     for name, param in named.items():
         if any(fnmatchcase(name, pattern) for pattern in patterns):
             param.requires_grad_(False)
-            frozen += param.numel()
-    return frozen
 
 
 def model_from_init(model_cls, folder: str, overrides: dict, keep_prefix: str = "") -> nn.Module:
