@@ -135,7 +135,7 @@ def test_freeze_keeps_the_named_weights_through_training_and_resume(tmp_path, ti
     from spacetime.train.tasks import DiTTask
 
     patterns = ["text_embed.*", "blocks.*.cross.kv.*"]
-    extra = ("train.steps=4", "train.sample_every=0", "train.lr=1e-2", f"train.freeze={patterns!r}".replace("'", '"'))
+    extra = ("train.steps=4", "train.sample_every=0", "train.lr=1e-2", f"train.freeze={json.dumps(patterns)}")
     train(dit_config(tmp_path / "f", tiny_text_encoder, *extra), progress=False, stop_after=2)
     train(dit_config(tmp_path / "f", tiny_text_encoder, *extra), resume=True, progress=False)
     early, late = (load_file(str(tmp_path / f"f/checkpoints/step_00000{n}/model.safetensors")) for n in (2, 4))

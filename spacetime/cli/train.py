@@ -84,13 +84,14 @@ def _parse_pattern_shares(items: list[str]) -> dict:
     """`text_embed.*=0 blocks.*.cross.kv.*=0.5` -> {"text_embed.*": 0.0, "blocks.*.cross.kv.*": 0.5}."""
     out = {}
     for item in items:
-        pattern, sep, value = item.rpartition("=")
+        pattern, _, value = item.rpartition("=")  # no "=": pattern is ""
         try:
-            out[pattern] = float(value)
+            share = float(value)
         except ValueError:
-            sep = ""
-        if not sep or not pattern:
+            pattern = ""
+        if not pattern:
             raise RequestError(f"--pattern-share takes PATTERN=SHARE items (e.g. 'text_embed.*=0'), got {item!r}")
+        out[pattern] = share
     return out
 
 
