@@ -474,3 +474,25 @@ def test_first_frame_placement_reads_starts_along_the_direction(tmp_path, monkey
     for row in result["image_pass"].values():
         assert row["n"] == n and sum(b["n"] for b in row["motion_by_start"]) == n - row["missing"]
         assert row["motion_passed"] == sum(b["passed"] for b in row["motion_by_start"]) or row["missing"]
+
+
+def test_latent_phase_finds_the_frames_an_object_fades_in(tmp_path):
+    from spacetime.video.write import write_video
+    from spacetime.world.render import render
+    from spacetime.world.scene import Scene, SceneObject
+
+    lp = _load("latent_phase")
+    # a small still circle, gone from the first frame of every latent group after the first (1, 5, 9, 13)
+    obj = SceneObject(color="red", shape="circle", size="small", motion="still", start=(0.1, -0.1))
+    frames = render(Scene(background="gray", objects=[obj]), 64, 64, 8.0, 17)
+    empty = render(Scene(background="gray", objects=[]), 64, 64, 8.0, 17)
+    frames[1::4] = empty[1::4]
+    write_video(tmp_path / "clip_0000.mp4", frames, 8.0)
+    entry = {"path": "clip_0000.mp4", "scene": {"objects": [{"color": "red", "size": "small", "motion": "still"}]}}
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(entry) + "\n")
+    result = lp.read_folder(tmp_path, frames_per_latent=4, faint=0.5)
+    assert result["clips"] == 1
+    for table in (result["all"], result["small_or_orbit"]):
+        assert table["1"] == {"frames": 4, "mean_ratio": 0.0, "faint_share": 1.0}
+        assert [table[p]["faint_share"] for p in ("0", "2", "3")] == [0.0, 0.0, 0.0]
+        assert table["0"]["mean_ratio"] == pytest.approx(1.0, abs=0.1)

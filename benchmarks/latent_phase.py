@@ -1,0 +1,95 @@
+"""Are objects fainter in some frames of each latent frame? Drawn clips read by their place in the VAE's groups.
+
+    python benchmarks/latent_phase.py DIR [DIR ...] [--frames-per-latent 4] [--faint 0.5]
+
+DIR is a folder of clips with a manifest, as `embedded_quality.py --out DIR` writes (the
+`--vae-ceiling` run's folder gives the VAE's own round trip of the scenes' renders). The causal
+VAE codes pixel frame 0 alone and then each group of `--frames-per-latent` frames (1-4, 5-8, ...)
+as one latent frame, so a pixel frame's *phase* is its place in its group: 1 is a group's first
+frame, 0 its last. For every one-object scene this measures the object's colour coverage in each
+frame after the first (`spacetime.world.tracking.color_coverage`: the area its colour covers, in
+pixels, counting anti-aliased edges in part) over the clip's median, and reports per phase the mean
+of that ratio and the share of *faint* frames (below `--faint` of the median), for all one-object
+scenes and for those whose object is small or orbits. The world evaluator judges an object absent
+when it is missed in more than 5 % of the frames where it should be, so faint frames that fall on
+one phase say where presence is lost: in how the drawn latents decode, not in the motion.
+Last line: one JSON object, per folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def object_areas(frames: np.ndarray, color: str) -> np.ndarray:
+    """Coverage of `color` in each frame of `frames` (T, H, W, 3) uint8: (T,) in pixels."""
+    from spacetime.world.tracking import COLOR_NAMES, color_coverage
+
+    index, coverage = color_coverage(frames)
+    return (coverage * (index == COLOR_NAMES.index(color))).sum(axis=(1, 2))
+
+
+def phase_table(ratios: dict[int, list[float]], faint: float) -> dict:
+    """Per phase: frames counted, mean area ratio, share of faint frames."""
+    return {str(p): {"frames": len(v), "mean_ratio": round(float(np.mean(v)), 3) if v else None,
+                     "faint_share": round(float(np.mean(np.asarray(v) < faint)), 3) if v else None}
+            for p, v in sorted(ratios.items())}
+
+
+def read_folder(directory: Path, frames_per_latent: int, faint: float) -> dict:
+    from spacetime.errors import RequestError
+    from spacetime.video.read import read_video
+
+    manifest = directory / "manifest.jsonl"
+    if not manifest.is_file():
+        raise RequestError(f"{manifest} not found; give a folder written by `embedded_quality.py --out DIR`")
+    every = {p: [] for p in range(frames_per_latent)}
+    small = {p: [] for p in range(frames_per_latent)}
+    clips = 0
+    for line in manifest.read_text().splitlines():
+        entry = json.loads(line) if line.strip() else {}
+        objects = entry.get("scene", {}).get("objects", [])
+        if len(objects) != 1:
+            continue
+        obj = objects[0]
+        area = object_areas(read_video(directory / entry["path"]).frames, obj["color"])
+        median = float(np.median(area[1:])) if len(area) > 1 else 0.0
+        if median <= 0.0:
+            continue  # never drawn: a motion or colour failure, not a faint frame
+        clips += 1
+        for t in range(1, len(area)):
+            every[t % frames_per_latent].append(area[t] / median)
+            if obj["size"] == "small" or obj["motion"] == "orbit":
+                small[t % frames_per_latent].append(area[t] / median)
+    return {"folder": str(directory), "clips": clips, "all": phase_table(every, faint),
+            "small_or_orbit": phase_table(small, faint)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--frames-per-latent", type=int, default=4, help="the VAE's temporal factor (4)")
+    parser.add_argument("--faint", type=float, default=0.5, help="a frame below this share of its clip's median")
+    args = parser.parse_args()
+    if args.frames_per_latent < 1 or not 0.0 < args.faint < 1.0:
+        parser.error("--frames-per-latent must be >= 1 and --faint in (0, 1)")
+    from spacetime.errors import RequestError
+
+    try:
+        results = [read_folder(d, args.frames_per_latent, args.faint) for d in args.folders]
+    except RequestError as e:
+        parser.exit(2, f"error: {e}\n")
+    for r in results:
+        print(f"{r['folder']}: {r['clips']} one-object clips; per phase (1 = a group's first frame): "
+              "faint share, all / small or orbit")
+        for p in r["all"]:
+            print(f"  phase {p}: {r['all'][p]['faint_share']} / {r['small_or_orbit'][p]['faint_share']}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
