@@ -79,9 +79,10 @@ def _rate(values) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def vae_round_trip(pipe, frames: np.ndarray, start: int) -> np.ndarray:
+def vae_round_trip(pipe, frames: np.ndarray, start: int, disturb=None) -> np.ndarray:
     """The pixels `frames` (t, H, W, 3) pinned at canvas frame `start`, encoded and decoded by
-    the pipeline's VAE as the pipeline encodes such a pin (see spacetime.conditioning.Pin)."""
+    the pipeline's VAE as the pipeline encodes such a pin (see spacetime.conditioning.Pin).
+    `disturb`, if given, maps the latent (1, C, t', h, w) before it is decoded."""
     import torch
 
     from spacetime.conditioning import TEMPORAL_FACTOR, Pin
@@ -96,6 +97,8 @@ def vae_round_trip(pipe, frames: np.ndarray, start: int) -> np.ndarray:
     gh, gw = (-(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE for n in (height, width))
     with torch.no_grad():
         z = pipe._encode_pixels(pixels, width, height)  # (1, C, t', h, w), exactly what generate() pins
+        if disturb is not None:
+            z = disturb(z)
         video = pipe.vae.decode_latents(z, num_frames=len(pixels), height=gh, width=gw)
     top, left = (gh - height) // 2, (gw - width) // 2
     decoded = tensor_to_frames(video[0].float().cpu())[:, top : top + height, left : left + width]

@@ -26,6 +26,10 @@ draws and what the animation follows.
 
 `--vae-ceiling` generates nothing: each scene's own render, at the same size, length and fps,
 after a VAE round trip, is read the same way: the rates no DiT can beat through this VAE.
+With `--ceiling-blur W` each latent frame after the first is mixed with its neighbours (weight W
+on their mean) and with `--ceiling-noise S` Gaussian noise of standard deviation S (in the DiT's
+latent units) is added to them before decoding: which kinds of latent error cost which rates
+(`latent_disturbance`).
 
 `--style paraphrase` writes the prompt with held-out sentence templates that the training
 captions never use (`paraphrase`, below): the world's words for colours, shapes, sizes,
@@ -208,9 +212,36 @@ def quality_scene(i: int, *, seconds: float, aspect: float, style: str = "random
     return scene, write_prompt(scene, rng, style)
 
 
-def render_through_vae(pipe, scene, frames: int | None = None):
+def latent_disturbance(noise: float = 0.0, blur: float = 0.0, seed: int = 0):
+    """A map of latents (B, C, T, H, W) that leaves latent frame 0 (pixel frame 0 alone) as it is,
+    mixes each later frame with the mean of its two neighbours (weight `blur`; frame 0 is no one's
+    neighbour, and at the ends the frame itself stands in for the missing one), then adds
+    N(0, noise^2) to them; None when both are 0."""
+    import torch
+
+    if not (noise >= 0.0 and 0.0 <= blur <= 1.0):
+        raise ValueError(f"latent noise must be >= 0 and blur in [0, 1], got {noise} and {blur}")
+    if noise == 0.0 and blur == 0.0:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+
+    def disturb(z):
+        out = z.clone()
+        last = z.shape[2] - 1
+        for k in range(1, last + 1):
+            before, after = max(1, k - 1), min(last, k + 1)
+            out[:, :, k] = (1 - blur) * z[:, :, k] + blur * 0.5 * (z[:, :, before] + z[:, :, after])
+        eps = torch.randn(z.shape, generator=generator).to(z)
+        eps[:, :, 0] = 0
+        return out + noise * eps
+
+    return disturb
+
+
+def render_through_vae(pipe, scene, frames: int | None = None, disturb=None):
     """The scene rendered at the pipeline's default size and fps (its default length, or `frames`),
-    after a VAE round trip as the pipeline encodes given frames: a Video like generate's."""
+    after a VAE round trip as the pipeline encodes given frames: a Video like generate's
+    (`disturb`: a map of the latent before decoding, `latent_disturbance`)."""
     from types import SimpleNamespace
 
     from capability_quality import vae_round_trip  # beside this script
@@ -220,18 +251,20 @@ def render_through_vae(pipe, scene, frames: int | None = None):
     fps = float(d["fps"])
     frames = frames or max(1, int(round(float(d["seconds"]) * fps)))
     rendered = render(scene, int(d["width"]), int(d["height"]), fps, frames)
-    return SimpleNamespace(frames=vae_round_trip(pipe, rendered, 0), fps=fps)
+    return SimpleNamespace(frames=vae_round_trip(pipe, rendered, 0, disturb), fps=fps)
 
 
 def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenarios=("single",),
             steps: int | None = None, out: Path | None = None, log=None, image: bool = False,
             vae_ceiling: bool = False, two_pass: bool | None = None,
-            true_first_frame: bool = False, first_scene: int = 0) -> tuple[dict, dict]:
+            true_first_frame: bool = False, first_scene: int = 0, ceiling_noise: float = 0.0,
+            ceiling_blur: float = 0.0) -> tuple[dict, dict]:
     """Generate from `prompts` fresh prompts and evaluate: (evaluate_many's report, the JSON line's dict).
 
     image=True: still scenes, one frame each (image generation: colour, shape, size, presence).
     vae_ceiling=True: no generation; each scene's own render at the default size, length and fps,
-    encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE.
+    encoded and decoded by the VAE, is read the same way: the most a DiT can reach through this VAE;
+    ceiling_noise / ceiling_blur disturb its latents first (`latent_disturbance`).
     two_pass=True: text to video in two passes, an image from the prompt, then image to video from
     that image and the prompt (same seed), so the layout is decided before the motion; False: one
     pass; None: what `generate` does by default (the model folder's `first_image`).
@@ -248,6 +281,9 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
     if (two_pass or true_first_frame) and (image or vae_ceiling):
         raise ValueError("two_pass and true_first_frame make clips: they cannot be combined with image or vae_ceiling")
+    if (ceiling_noise or ceiling_blur) and not vae_ceiling:
+        raise ValueError("ceiling_noise and ceiling_blur disturb the VAE round trip: they need vae_ceiling")
+    disturb = latent_disturbance(ceiling_noise, ceiling_blur)
     if two_pass is not None and true_first_frame:
         raise ValueError("true_first_frame is the second pass alone: leave two_pass unset")
     log = log or (lambda text: print(text, file=sys.stderr))
@@ -260,7 +296,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
         scene, prompt = quality_scene(i, seconds=seconds, aspect=aspect, style=style, objects=objects,
                                       scenarios=scenarios, image=image)
         if vae_ceiling:
-            video = render_through_vae(pipe, scene, 1 if image else None)
+            video = render_through_vae(pipe, scene, 1 if image else None, disturb)
         elif true_first_frame:
             first = render(scene, int(d["width"]), int(d["height"]), float(d["fps"]), 1)[0]  # (H, W, 3) uint8
             video = pipe.animate(first, prompt, seed=i, steps=steps, progress=False)
@@ -283,6 +319,7 @@ def measure(pipe, prompts: int, *, style: str = "random", objects=(1, 1), scenar
     if two_pass is None:
         two_pass = not (image or vae_ceiling or true_first_frame) and bool(pipe.defaults.get("first_image", False))
     result = {"prompts": prompts, "first_scene": first_scene, "style": style, "image": image, "vae_ceiling": vae_ceiling,
+              **({"ceiling_noise": ceiling_noise, "ceiling_blur": ceiling_blur} if disturb else {}),
               "two_pass": two_pass, "true_first_frame": true_first_frame,
               "rates": rates, "motion_by_word": motion_by_word(report),
               "gravity_error_median": report.get("gravity_error_median"),
@@ -314,6 +351,10 @@ def main() -> int:
     parser.add_argument("--image", action="store_true", help="still scenes, one frame each (image generation)")
     parser.add_argument("--vae-ceiling", action="store_true",
                         help="read the scenes' own renders after a VAE round trip instead of generating (the ceiling)")
+    parser.add_argument("--ceiling-noise", type=float, default=0.0, metavar="S",
+                        help="with --vae-ceiling: add N(0, S^2) to the latent frames after the first before decoding")
+    parser.add_argument("--ceiling-blur", type=float, default=0.0, metavar="W",
+                        help="with --vae-ceiling: mix each latent frame after the first with its neighbours, weight W")
     passes = parser.add_mutually_exclusive_group()
     passes.add_argument("--one-pass", dest="two_pass", action="store_false", default=None,
                         help="text to video in one pass, whatever the model's default")
@@ -325,6 +366,10 @@ def main() -> int:
                         help="start at scene N (default 0): scenes 200 onward are held out from choices made on 0-199")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
     args = parser.parse_args()
+    if (args.ceiling_noise or args.ceiling_blur) and not args.vae_ceiling:
+        parser.error("--ceiling-noise and --ceiling-blur disturb the VAE round trip: add --vae-ceiling")
+    if not (args.ceiling_noise >= 0.0 and 0.0 <= args.ceiling_blur <= 1.0):
+        parser.error("--ceiling-noise must be >= 0 and --ceiling-blur in [0, 1]")
 
     from spacetime.pipeline import Pipeline
     from spacetime.world.evaluate import summary_table
@@ -333,7 +378,8 @@ def main() -> int:
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
                              steps=args.steps, out=args.out, image=args.image,
                              vae_ceiling=args.vae_ceiling, two_pass=args.two_pass,
-                             true_first_frame=args.true_first_frame, first_scene=args.first_scene)
+                             true_first_frame=args.true_first_frame, first_scene=args.first_scene,
+                             ceiling_noise=args.ceiling_noise, ceiling_blur=args.ceiling_blur)
     print(summary_table(report))
     words = result["motion_by_word"]
     if words:

@@ -496,3 +496,30 @@ def test_latent_phase_finds_the_frames_an_object_fades_in(tmp_path):
         assert table["1"] == {"frames": 4, "mean_ratio": 0.0, "faint_share": 1.0}
         assert [table[p]["faint_share"] for p in ("0", "2", "3")] == [0.0, 0.0, 0.0]
         assert table["0"]["mean_ratio"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_latent_disturbance_keeps_the_first_latent_frame_and_mixes_the_rest(pipe, tmp_path):
+    eq = _load("embedded_quality")
+    assert eq.latent_disturbance(0.0, 0.0) is None
+    z = torch.arange(5, dtype=torch.float32).reshape(1, 1, 5, 1, 1).expand(1, 2, 5, 3, 3).contiguous()
+    blurred = eq.latent_disturbance(blur=0.5)(z)
+    assert torch.equal(blurred[:, :, 0], z[:, :, 0])
+    # frame 2: 0.5 x 2 + 0.5 x mean(1, 3) = 2; frame 1: its own value stands in for frame 0; frame 4 likewise
+    assert blurred[0, 0, :, 0, 0].tolist() == [0.0, 1.25, 2.0, 3.0, 3.75]
+    noisy = eq.latent_disturbance(noise=0.5)(z)
+    assert torch.equal(noisy[:, :, 0], z[:, :, 0])
+    assert 0.3 < float((noisy - z)[:, :, 1:].std()) < 0.7
+    with pytest.raises(ValueError, match="blur"):
+        eq.latent_disturbance(blur=1.5)
+
+    _load("capability_quality")
+    _, plain = eq.measure(pipe, 1, out=tmp_path / "plain", log=lambda _: None, vae_ceiling=True)
+    _, disturbed = eq.measure(pipe, 1, out=tmp_path / "noisy", log=lambda _: None, vae_ceiling=True,
+                              ceiling_noise=3.0)
+    assert "ceiling_noise" not in plain and disturbed["ceiling_noise"] == 3.0
+    from spacetime.video.read import read_video
+
+    a, b = (read_video(tmp_path / d / "clip_0000.mp4").frames for d in ("plain", "noisy"))
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[1:], b[1:])
+    with pytest.raises(ValueError, match="vae_ceiling"):
+        eq.measure(pipe, 1, out=tmp_path, log=lambda _: None, ceiling_noise=0.1)
