@@ -11,8 +11,8 @@ frame after the first (`spacetime.world.tracking.color_coverage`: the area its c
 pixels, counting anti-aliased edges in part) over the clip's median, and reports per phase the mean
 of that ratio and the share of *faint* frames (below `--faint` of the median), for all one-object
 scenes and for those whose object is small or orbits. The world evaluator judges an object absent
-when it is missed in more than 5 % of the frames where it should be, so faint frames that fall on
-one phase say where presence is lost: in how the drawn latents decode, not in the motion.
+when it is missed in more than 5 % of the frames where it should be, so a phase with more faint
+frames than the others points at how the drawn latents decode rather than at the motion.
 Last line: one JSON object, per folder.
 """
 
@@ -41,6 +41,7 @@ def phase_table(ratios: dict[int, list[float]], faint: float) -> dict:
 
 
 def read_folder(directory: Path, frames_per_latent: int, faint: float) -> dict:
+    """Per-phase tables (`phase_table`) of a clip folder's one-object clips: all, and small or orbiting."""
     from spacetime.errors import RequestError
     from spacetime.video.read import read_video
 
@@ -50,9 +51,12 @@ def read_folder(directory: Path, frames_per_latent: int, faint: float) -> dict:
     every = {p: [] for p in range(frames_per_latent)}
     small = {p: [] for p in range(frames_per_latent)}
     clips = 0
-    for line in manifest.read_text().splitlines():
-        entry = json.loads(line) if line.strip() else {}
-        objects = entry.get("scene", {}).get("objects", [])
+    for number, line in enumerate(manifest.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line) if line.strip() else {}
+        except json.JSONDecodeError as e:
+            raise RequestError(f"{manifest} line {number} is not JSON ({e}); fix or remove it") from None
+        objects = (entry.get("scene") or {}).get("objects", [])
         if len(objects) != 1:
             continue
         obj = objects[0]
