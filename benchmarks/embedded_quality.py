@@ -368,8 +368,10 @@ def main() -> int:
     args = parser.parse_args()
     if (args.ceiling_noise or args.ceiling_blur) and not args.vae_ceiling:
         parser.error("--ceiling-noise and --ceiling-blur disturb the VAE round trip: add --vae-ceiling")
-    if not (args.ceiling_noise >= 0.0 and 0.0 <= args.ceiling_blur <= 1.0):
-        parser.error("--ceiling-noise must be >= 0 and --ceiling-blur in [0, 1]")
+    try:
+        latent_disturbance(args.ceiling_noise, args.ceiling_blur)  # the one place the ranges are checked
+    except ValueError as e:
+        parser.error(f"--ceiling-noise / --ceiling-blur: {e}")
 
     from spacetime.pipeline import Pipeline
     from spacetime.world.evaluate import summary_table

@@ -65,10 +65,12 @@ def read_folder(directory: Path, frames_per_latent: int, faint: float) -> dict:
         if median <= 0.0:
             continue  # never drawn: a motion or colour failure, not a faint frame
         clips += 1
+        small_or_orbit = obj["size"] == "small" or obj["motion"] == "orbit"
         for t in range(1, len(area)):
-            every[t % frames_per_latent].append(area[t] / median)
-            if obj["size"] == "small" or obj["motion"] == "orbit":
-                small[t % frames_per_latent].append(area[t] / median)
+            phase, ratio = t % frames_per_latent, area[t] / median
+            every[phase].append(ratio)
+            if small_or_orbit:
+                small[phase].append(ratio)
     return {"folder": str(directory), "clips": clips, "all": phase_table(every, faint),
             "small_or_orbit": phase_table(small, faint)}
 
