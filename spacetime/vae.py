@@ -154,11 +154,20 @@ class VideoVAE(nn.Module):
         out = self.decoder(z.permute(0, 2, 3, 4, 1), cache)  # (B, T, H, W, 3)
         return out.permute(0, 4, 1, 2, 3)  # (B, 3, T, H, W)
 
-    def forward(self, video: torch.Tensor, generator: torch.Generator | None = None):
-        """Training pass: returns (recon cropped to the input's T, H, W, mean, logvar); samples z."""
+    def forward(self, video: torch.Tensor, generator: torch.Generator | None = None,
+                latents: torch.Tensor | None = None):
+        """Training pass: returns (recon cropped to the input's T, H, W, mean, logvar); samples z.
+
+        latents: normalised latents (B, C, T', h, w) decoded in place of the encoder's sample (a
+        decoder trained on latents that another model drew: `vae_loss.decoder_loss`); mean and
+        logvar are then None.
+        """
+        T, H, W = video.shape[2:]
+        if latents is not None:
+            mu, std = self._latent_stats(latents)
+            return self.decode(latents * std + mu)[:, :, :T, :H, :W], None, None
         mean, logvar = self.encode(video)  # (B, C, T', h, w)
         z = mean + torch.exp(0.5 * logvar) * _standard_normal_like(mean, generator)
-        T, H, W = video.shape[2:]
         recon = self.decode(z)[:, :, :T, :H, :W]  # (B, 3, T, H, W)
         return recon, mean, logvar
 

@@ -67,6 +67,29 @@ def vae_loss(
     )
 
 
+def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Decoder-only training evaluation: normalised latents z (B, C, T', h, w) decoded against video (B, 3, T, H, W).
+
+    For a decoder trained under a frozen encoder on latents that did not come straight from it
+    (a DiT's reconstructions of them: `VAETask`). Squared error per pixel value; with
+    object_weight > 0 each pixel is weighted as `spacetime.flow.object_weights` weights latent
+    cells (1 + object_weight x its distance from the frame's per-channel median, mean 1 per
+    frame), so a small object's pixels, not the plain background, set the decoder's gradient.
+    The weights come from the target alone, so a decoder that draws an object too large pays
+    for the extra pixels at the background's weight: it learns to draw objects larger.
+    Returns dict(loss, l1, kl, gradient, chroma, psnr) with the same keys as `vae_loss`.
+    """
+    from spacetime.flow import object_weights
+
+    recon, _, _ = vae(video, latents=z)  # (B, 3, T, H, W)
+    error = (recon - video).pow(2).mean(dim=1)  # (B, T, H, W)
+    if object_weight > 0:
+        error = error * object_weights(video, object_weight)
+    zero = torch.zeros((), device=video.device)
+    return dict(loss=error.mean(), l1=(recon - video).abs().mean().detach(), kl=zero, gradient=zero, chroma=zero,
+                psnr=psnr(recon.detach().clamp(-1, 1), video))
+
+
 def _chroma(video: torch.Tensor) -> torch.Tensor:
     """Colour without luminance: each channel minus the mean of the three, (B, 3, T, H, W)."""
     return video - video.mean(dim=1, keepdim=True)

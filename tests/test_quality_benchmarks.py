@@ -497,6 +497,20 @@ def test_latent_phase_finds_the_frames_an_object_fades_in(tmp_path):
         assert [table[p]["faint_share"] for p in ("0", "2", "3")] == [0.0, 0.0, 0.0]
         assert table["0"]["mean_ratio"] == pytest.approx(1.0, abs=0.1)
 
+    # the same scene drawn with its object about twice as large (a medium circle): the sizes ratio shows it
+    big = tmp_path / "big"
+    big.mkdir()
+    write_video(big / "clip_0000.mp4", render(Scene(background="gray", objects=[
+        SceneObject(color="red", shape="circle", size="medium", motion="still", start=(0.1, -0.1))]), 64, 64, 8.0, 17), 8.0)
+    (big / "manifest.jsonl").write_text(json.dumps(entry) + "\n")
+    sizes = lp.size_ratios(big, tmp_path)
+    assert sizes["clips"] == 1 and sizes["percentiles"]["50"] > 1.5
+    assert lp.size_ratios(tmp_path, tmp_path)["percentiles"]["50"] == 1.0
+    other = dict(entry, scene={"objects": [{"color": "blue", "size": "small", "motion": "still"}]})
+    (big / "manifest.jsonl").write_text(json.dumps(other) + "\n")
+    with pytest.raises(Exception, match="do not hold the same scenes"):
+        lp.size_ratios(big, tmp_path)
+
 
 def test_latent_disturbance_keeps_the_first_latent_frame_and_mixes_the_rest(pipe, tmp_path):
     eq = _load("embedded_quality")

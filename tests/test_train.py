@@ -541,3 +541,56 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path
     with pytest.raises(Exception, match="change it; change only decoder fields"):
         train(load_config(None, [f'run.dir="{tmp_path / "e"}"', *common, *wide[:2], "model.overrides={hidden_channels=12}"]),
               progress=False)
+
+
+def test_decoder_trained_on_a_dits_redrawn_latents_keeps_the_encoder(tmp_path):
+    from spacetime.model_folder import write_tiny_model_folder
+    from spacetime.train.export import export_run
+    from spacetime.train.tasks import DiTReconstruction
+
+    folder = write_tiny_model_folder(tmp_path / "m", defaults={"noise_correlation": 0.5})
+    common = ["model.kind=vae", f'model.init="{folder / "vae"}"', "train.freeze_encoder=true",
+              f'train.decoder_dit="{folder}"', "data.shapes=[[5,16,16]]", "data.batch_size=2", "train.steps=2",
+              "train.peak_flops=1e9", "train.lr=1e-2", "train.object_weight=1.0"]
+    train(load_config(None, [f'run.dir="{tmp_path / "a"}"', *common, "train.decoder_dit_share=1"]), progress=False)
+    out = export_run(tmp_path / "a", tmp_path / "vae_a")
+    a, b = load_file(str(folder / "vae" / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+
+    # share 1 redraws every clip's latents (t > 0 almost surely); share 0 passes them through
+    z = torch.randn(2, 4, 2, 2, 2)
+    for share, changed in ((1.0, True), (0.0, False)):
+        redraw = DiTReconstruction(str(folder), torch.device("cpu"), share, 0.5)
+        assert redraw.noise_correlation == 0.5
+        out_z = redraw(z, ["a red circle", "a blue square"], torch.Generator().manual_seed(0))
+        assert out_z.shape == z.shape and (not torch.equal(out_z, z)) == changed
+
+    with pytest.raises(ConfigError, match="needs model.kind = 'vae' and train.freeze_encoder"):
+        load_config(None, [f'train.decoder_dit="{folder}"', "model.kind=vae"])
+    with pytest.raises(ConfigError, match="only in the decoder_dit objective"):
+        load_config(None, ["model.kind=vae", "train.object_weight=1.0"])
+    with pytest.raises(ConfigError, match="decoder_dit_share must be in"):
+        load_config(None, [*common[:4], "train.decoder_dit_share=1.5"])
+    # a DiT trained on another VAE's latents cannot teach this decoder
+    other = write_tiny_model_folder(tmp_path / "other", seed=3)
+    with pytest.raises(Exception, match="encodes or normalises latents unlike"):
+        train(load_config(None, [f'run.dir="{tmp_path / "b"}"', *common, f'model.init="{other / "vae"}"']),
+              progress=False)
+
+
+def test_decoder_loss_is_the_squared_error_and_weights_object_pixels():
+    from spacetime.vae import VAEConfig, VideoVAE
+    from spacetime.vae_loss import decoder_loss
+
+    torch.manual_seed(0)
+    vae = VideoVAE(VAEConfig.preset("tiny"))
+    video = torch.full((1, 3, 5, 16, 16), -1.0)
+    video[:, 0, :, 4:8, 4:8] = 1.0  # a red square on black
+    z = vae.encode_latents(video)
+    recon = vae(video, latents=z)[0]
+    plain = decoder_loss(vae, video, z)
+    assert torch.allclose(plain["loss"], (recon - video).pow(2).mean())
+    error = (recon - video).pow(2).mean(dim=1)
+    on_square = error[..., 4:8, 4:8].mean() > error.mean()
+    assert (decoder_loss(vae, video, z, object_weight=4.0)["loss"] > plain["loss"]) == on_square

@@ -94,12 +94,20 @@ class TrainOptions:
     high_noise_motions: list = field(default_factory=list)
     high_noise_shift: float = 0.0
     noise_correlation: float = 0.0  # DiT: noise correlation between latent frames (flow.frame_correlated_noise)
-    object_weight: float = 0.0  # DiT: extra loss weight on cells unlike their frame's background (flow.object_weights)
+    # extra loss weight on cells unlike their frame's background (flow.object_weights): a DiT's latent
+    # cells, or the pixels of a VAE decoder trained with decoder_dit (vae_loss.decoder_loss)
+    object_weight: float = 0.0
     motion_weight: float = 0.0  # DiT: weight of the error of the velocity's frame-to-frame change (flow.training_loss)
     kl_weight: float = 1e-6  # VAE
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
     freeze_encoder: bool = False  # VAE: train the decoder only, so DiTs trained on its latents stay valid
+    # VAE under freeze_encoder: a model folder (`spacetime export`) whose DiT reconstructs a share of the
+    # clips' latents in one step from noise level t ~ U(0, decoder_dit_max_t) before they are decoded,
+    # so the decoder learns to draw what the DiT's latents mean (VAETask)
+    decoder_dit: str = ""
+    decoder_dit_share: float = 0.5
+    decoder_dit_max_t: float = 0.5
     # DiT: parameter-name patterns (fnmatch, as in `DiT.named_parameters()`: "text_embed.*",
     # "blocks.*.cross.kv.*") whose weights stay as model.init gave them
     freeze: list = field(default_factory=list)
@@ -179,6 +187,15 @@ class TrainConfig:
                                   "third of those clips' steps above t = 0.95)")
             if self.data.source != "world":
                 raise ConfigError("train.high_noise_motions reads the world's scenes; it needs data.source = 'world'")
+        if t.decoder_dit and not (self.model.kind == "vae" and t.freeze_encoder):
+            raise ConfigError("train.decoder_dit trains a VAE's decoder on a DiT's latents; it needs model.kind = "
+                              "'vae' and train.freeze_encoder = true (the DiT reads the encoder's latents)")
+        if t.object_weight > 0 and self.model.kind == "vae" and not t.decoder_dit:
+            raise ConfigError("train.object_weight weights a VAE's pixels only in the decoder_dit objective; set "
+                              "train.decoder_dit (with train.decoder_dit_share = 0 for the encoder's own latents)")
+        if not (0 <= t.decoder_dit_share <= 1 and 0 < t.decoder_dit_max_t <= 1):
+            raise ConfigError(f"train.decoder_dit_share must be in [0, 1] and train.decoder_dit_max_t in (0, 1], "
+                              f"got {t.decoder_dit_share} and {t.decoder_dit_max_t}")
         if t.freeze and self.model.kind != "dit":
             raise ConfigError("train.freeze names DiT parameters; a VAE keeps its encoder with train.freeze_encoder")
         if t.time_budget < 0:

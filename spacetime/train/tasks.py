@@ -282,6 +282,49 @@ def model_from_init(model_cls, folder: str, overrides: dict, keep_prefix: str = 
     return model
 
 
+class DiTReconstruction:
+    """A model folder's frozen DiT redrawing a share of a batch's latents from a little noise.
+
+    Each clip, with chance `share`, gets a noise level t ~ U(0, max_t) on every latent frame
+    (the folder's frame-correlated noise), and its latents are replaced by the DiT's one-step
+    estimate x_t - t v(x_t, t, caption): the conditional mean the sampler's last steps settle
+    on, with the DiT's own blur in it. A decoder trained on these against the clip's pixels is
+    asked to draw what the DiT's latents mean. (Measured on the embedded model, MODEL.md: by
+    squared error alone this changed nothing against the encoder's own latents; with the object
+    pixels weighted it filled the DiT's faint frames but drew every object larger.)
+    """
+
+    def __init__(self, folder: str, device: torch.device, share: float, max_t: float):
+        from spacetime.model_folder import read_model_folder
+
+        vae, dit, text_ref, defaults, word_embeddings = read_model_folder(folder)
+        self.vae = vae  # whose latents the DiT reads: `same_latents` checks the trained VAE against it
+        self.dit = dit.to(device).eval().requires_grad_(False)
+        self.text_encoder = load_text_encoder(text_ref, device, word_embeddings)
+        self.noise_correlation = float(defaults.get("noise_correlation", 0.0))
+        self.share, self.max_t = share, max_t
+
+    def same_latents(self, vae: nn.Module) -> bool:
+        """Whether `vae` encodes and normalises latents exactly as the DiT's own VAE does."""
+        ours, theirs = self.vae.encoder.state_dict(), vae.encoder.state_dict()
+        return (self.vae.config.latent_mean, self.vae.config.latent_std) == (vae.config.latent_mean, vae.config.latent_std) \
+            and ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k].cpu()) for k in ours)
+
+    @torch.no_grad()
+    def __call__(self, z: torch.Tensor, captions: list[str], generator: torch.Generator) -> torch.Tensor:
+        from spacetime import flow
+
+        B, T = z.shape[0], z.shape[2]
+        draw = generator if generator.device.type == "cpu" else None
+        redraw = torch.rand(B, generator=draw) < self.share  # (B,)
+        t = (torch.rand(B, generator=draw) * self.max_t * redraw).to(z.device)[:, None].expand(B, T).contiguous()
+        eps = flow.frame_correlated_noise(z.shape, self.noise_correlation, generator, generator.device).to(z)
+        x_t = flow.noise(z, eps, t)  # (B, C, T, h, w)
+        text, mask = self.text_encoder.encode(captions)
+        v = self.dit(x_t, t, text, mask).float()
+        return torch.where(redraw.to(z.device)[:, None, None, None, None], x_t - t[:, None, :, None, None] * v, z)
+
+
 class VAETask:
     kind = "vae"
 
@@ -304,6 +347,13 @@ class VAETask:
             if not m.init:
                 raise RequestError("train.freeze_encoder needs model.init: a trained VAE folder whose encoder to keep")
             self.model.encoder.requires_grad_(False)
+        self.redraw = None
+        if config.train.decoder_dit:
+            t = config.train
+            self.redraw = DiTReconstruction(t.decoder_dit, device, t.decoder_dit_share, t.decoder_dit_max_t)
+            if not self.redraw.same_latents(self.model):
+                raise RequestError(f"train.decoder_dit {t.decoder_dit}'s VAE encodes or normalises latents unlike "
+                                   f"model.init {m.init}; the DiT must have been trained on this VAE's encoder")
         self.model.train()
 
     def set_activation_checkpointing(self, enabled: bool) -> None:
@@ -317,13 +367,18 @@ class VAETask:
         return B * latent_frames(T) * -(-H // 8) * -(-W // 8)
 
     def loss(self, model: nn.Module, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-        from spacetime.vae_loss import vae_loss
+        from spacetime.vae_loss import decoder_loss, vae_loss
 
         video = unit_video(batch["video"], self.device)
         t = self.config.train
-        out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight,
-                       chroma_weight=t.chroma_weight, reconstruction=t.reconstruction,
-                       generator=generator)
+        if self.redraw is not None:
+            with torch.no_grad():
+                z = self.redraw(self.model.encode_latents(video), list(batch["caption"]), generator)
+            out = decoder_loss(model, video, z, object_weight=t.object_weight)
+        else:
+            out = vae_loss(model, video, kl_weight=t.kl_weight, gradient_weight=t.gradient_weight,
+                           chroma_weight=t.chroma_weight, reconstruction=t.reconstruction,
+                           generator=generator)
         stats = {k: float(v) for k, v in out.items() if k != "loss"}
         stats.update(loss=float(out["loss"].detach()), samples=video.shape[0], tokens=self.tokens(video))
         return out["loss"], stats
