@@ -61,12 +61,15 @@ def size_ratios(directory: Path, reference: Path) -> dict:
 
     ours, theirs = _manifest(directory), _manifest(reference)
     ratios = []
+    if len(ours) != len(theirs):
+        raise RequestError(f"{directory} holds {len(ours)} clips and {reference} {len(theirs)}; compare folders "
+                           "of the same scenes")
     for a, b in zip(ours, theirs):
         objects = (a.get("scene") or {}).get("objects", [])
+        if (b.get("scene") or {}).get("objects", []) != objects:
+            raise RequestError(f"{directory} and {reference} do not hold the same scenes in the same order")
         if len(objects) != 1:
             continue
-        if (b.get("scene") or {}).get("objects") != objects:
-            raise RequestError(f"{directory} and {reference} do not hold the same scenes in the same order")
         color = objects[0]["color"]
         mine, ref = (float(np.median(object_areas(read_video(d / e["path"]).frames, color)))
                      for d, e in ((directory, a), (reference, b)))

@@ -510,6 +510,9 @@ def test_latent_phase_finds_the_frames_an_object_fades_in(tmp_path):
     (big / "manifest.jsonl").write_text(json.dumps(other) + "\n")
     with pytest.raises(Exception, match="do not hold the same scenes"):
         lp.size_ratios(big, tmp_path)
+    (big / "manifest.jsonl").write_text(json.dumps(entry) + "\n" + json.dumps(entry) + "\n")
+    with pytest.raises(Exception, match="holds 2 clips"):
+        lp.size_ratios(big, tmp_path)
 
 
 def test_latent_disturbance_keeps_the_first_latent_frame_and_mixes_the_rest(pipe, tmp_path):

@@ -306,9 +306,11 @@ class DiTReconstruction:
 
     def same_latents(self, vae: nn.Module) -> bool:
         """Whether `vae` encodes and normalises latents exactly as the DiT's own VAE does."""
-        ours, theirs = self.vae.encoder.state_dict(), vae.encoder.state_dict()
-        return (self.vae.config.latent_mean, self.vae.config.latent_std) == (vae.config.latent_mean, vae.config.latent_std) \
-            and ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k].cpu()) for k in ours)
+        mine, theirs = self.vae.config, vae.config
+        if (mine.latent_mean, mine.latent_std) != (theirs.latent_mean, theirs.latent_std):
+            return False
+        a, b = self.vae.encoder.state_dict(), vae.encoder.state_dict()
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k].cpu()) for k in a)
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, captions: list[str], generator: torch.Generator) -> torch.Tensor:
