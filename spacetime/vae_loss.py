@@ -82,11 +82,12 @@ def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: fl
     from spacetime.flow import object_weights
 
     recon, _, _ = vae(video, latents=z)  # (B, 3, T, H, W)
-    error = (recon - video).pow(2).mean(dim=1)  # (B, T, H, W)
+    difference = recon - video
+    error = difference.pow(2).mean(dim=1)  # (B, T, H, W)
     if object_weight > 0:
         error = error * object_weights(video, object_weight)
     zero = torch.zeros((), device=video.device)
-    return dict(loss=error.mean(), l1=(recon - video).abs().mean().detach(), kl=zero, gradient=zero, chroma=zero,
+    return dict(loss=error.mean(), l1=difference.abs().mean().detach(), kl=zero, gradient=zero, chroma=zero,
                 psnr=psnr(recon.detach().clamp(-1, 1), video))
 
 

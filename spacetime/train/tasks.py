@@ -319,12 +319,17 @@ class DiTReconstruction:
         B, T = z.shape[0], z.shape[2]
         draw = generator if generator.device.type == "cpu" else None
         redraw = torch.rand(B, generator=draw) < self.share  # (B,)
-        t = (torch.rand(B, generator=draw) * self.max_t * redraw).to(z.device)[:, None].expand(B, T).contiguous()
+        t = (torch.rand(B, generator=draw) * self.max_t)[redraw].to(z.device)[:, None].expand(-1, T).contiguous()
         eps = flow.frame_correlated_noise(z.shape, self.noise_correlation, generator, generator.device).to(z)
-        x_t = flow.noise(z, eps, t)  # (B, C, T, h, w)
-        text, mask = self.text_encoder.encode(captions)
+        if not redraw.any():
+            return z
+        chosen = redraw.nonzero().flatten().tolist()  # only these clips go through the text encoder and the DiT
+        x_t = flow.noise(z[chosen], eps[chosen], t)  # (b, C, T, h, w)
+        text, mask = self.text_encoder.encode([captions[i] for i in chosen])
         v = self.dit(x_t, t, text, mask).float()
-        return torch.where(redraw.to(z.device)[:, None, None, None, None], x_t - t[:, None, :, None, None] * v, z)
+        out = z.clone()
+        out[chosen] = x_t - t[:, None, :, None, None] * v
+        return out
 
 
 class VAETask:
