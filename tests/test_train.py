@@ -477,8 +477,9 @@ def test_data_echo_trains_each_batch_on_consecutive_steps_and_resumes_exactly(tm
 
 
 def test_time_budget_stops_with_a_checkpoint_at_the_end_of_the_cosine(tmp_path):
+    # 3 s, not 1.5: one stalled step of 0.2 s near the end left the last logged lr above 0.15 x lr in CI
     config = load_config(ROOT / "configs" / "toy.toml", [
-        f'run.dir="{tmp_path}"', "train.steps=100000000", "train.time_budget=1.5", "train.decay=cosine",
+        f'run.dir="{tmp_path}"', "train.steps=100000000", "train.time_budget=3.0", "train.decay=cosine",
         "train.warmup_steps=0", "train.min_lr_ratio=0.1", "train.log_every=1", "train.checkpoint_every=0"])
     train(config, progress=False)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -488,7 +489,7 @@ def test_time_budget_stops_with_a_checkpoint_at_the_end_of_the_cosine(tmp_path):
     assert records[0]["lr"] == pytest.approx(config.train.lr)
     assert last["lr"] < 0.15 * config.train.lr  # the floor is 0.1 x lr, reached when the budget is spent
     state = json.loads((tmp_path / f"checkpoints/step_{last['step']:06d}/state.json").read_text())
-    assert state["train_seconds"] >= 1.5
+    assert state["train_seconds"] >= 3.0
 
     # the budget is the run's, not the call's: a resumed run whose budget is spent trains no more,
     train(config, resume=True, progress=False)
