@@ -197,15 +197,24 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     return generator if generator is None or generator.device.type == "cpu" else None
 
 
-def object_weights(x0: torch.Tensor, strength: float) -> torch.Tensor:
+def object_weights(x0: torch.Tensor, strength: float, estimate: torch.Tensor | None = None) -> torch.Tensor:
     """Loss weights (B, T, H, W) for latents x0 (B, C, T, H, W), mean 1 over each frame's cells.
 
     A cell's distance from its frame's per-channel spatial median (the background, where one
     fills most of the frame) marks the cells that show something else; weight = 1 + strength x
     distance / mean distance, then normalised to mean 1 so the loss keeps its scale.
+    estimate: the model's own (detached) estimate of x0, same shape. A cell then counts by the
+    larger of its two distances from x0's background, so a cell where the model draws an object
+    that is not there weighs as much as a cell of the object itself. Weights from x0 alone make
+    an object drawn too large cost only the background's weight for its extra cells, which
+    teaches a decoder to draw objects larger (MODEL.md, session 28).
     """
     median = x0.flatten(3).median(dim=-1).values[..., None, None]  # (B, C, T, 1, 1)
     distance = (x0 - median).pow(2).mean(dim=1)  # (B, T, H, W)
+    if estimate is not None:
+        if estimate.shape != x0.shape:
+            raise ValueError(f"estimate must have x0's shape {tuple(x0.shape)}, got {tuple(estimate.shape)}")
+        distance = torch.maximum(distance, (estimate - median).pow(2).mean(dim=1))
     w = 1 + strength * distance / distance.mean(dim=(2, 3), keepdim=True).clamp_min(1e-6)
     return w / w.mean(dim=(2, 3), keepdim=True)
 
@@ -226,6 +235,7 @@ def training_loss(
     null_mask: torch.Tensor | None = None,
     noise_correlation: float = 0.0,
     object_weight: float = 0.0,
+    object_weight_drawn: bool = False,
     motion_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict]:
     """Rectified-flow loss: mean squared error of the velocity on unknown frames.
@@ -244,6 +254,9 @@ def training_loss(
     object_weight: weight each latent cell by 1 + object_weight x its squared distance from its
     frame's per-channel spatial median, relative to the frame's mean distance (`object_weights`):
     small objects on a plain background count for more than their share of the cells.
+    object_weight_drawn: weight the cells where the model's own estimate of x0 (x_t - t v)
+    shows an object as well, so that objects drawn where there are none cost as much as
+    objects missed (`object_weights` with an estimate).
     motion_weight: add motion_weight x the squared error of the velocity's change from one
     latent frame to the next (on pairs of unknown frames, halved so that independent errors
     weigh as much as in the main term). Any positive-definite quadratic form of the error has
@@ -286,7 +299,10 @@ def training_loss(
     residual = v.float() - (eps - x0).float()  # (B, C, T, H, W)
     error = residual.pow(2).mean(dim=1)  # (B, T, H, W)
     if object_weight > 0:
-        w = object_weights(x0.float(), object_weight)  # (B, T, H, W), mean 1 per frame
+        estimate = None
+        if object_weight_drawn:
+            estimate = (x_t.float() - t[:, None, :, None, None] * v.detach().float())  # (B, C, T, H, W)
+        w = object_weights(x0.float(), object_weight, estimate)  # (B, T, H, W), mean 1 per frame
         error = error * w
     per_frame = error.mean(dim=(2, 3))  # (B, T)
     loss = (per_frame * unknown).sum() / unknown.sum()

@@ -67,7 +67,8 @@ def vae_loss(
     )
 
 
-def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: float = 0.0) -> dict[str, torch.Tensor]:
+def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: float = 0.0,
+                 object_weight_drawn: bool = False) -> dict[str, torch.Tensor]:
     """Decoder-only training evaluation: normalised latents z (B, C, T', h, w) decoded against video (B, 3, T, H, W).
 
     For a decoder trained under a frozen encoder on latents that did not come straight from it
@@ -77,6 +78,9 @@ def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: fl
     frame), so a small object's pixels, not the plain background, set the decoder's gradient.
     The weights come from the target alone, so a decoder that draws an object too large pays
     for the extra pixels at the background's weight: it learns to draw objects larger.
+    object_weight_drawn weights the pixels where the decoder's own drawing shows an object too
+    (`object_weights` with the detached reconstruction as its estimate), so extra pixels cost
+    as much as missing ones.
     Returns dict(loss, l1, kl, gradient, chroma, psnr) with the same keys as `vae_loss`.
     """
     from spacetime.flow import object_weights
@@ -85,7 +89,7 @@ def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: fl
     difference = recon - video
     error = difference.pow(2).mean(dim=1)  # (B, T, H, W)
     if object_weight > 0:
-        error = error * object_weights(video, object_weight)
+        error = error * object_weights(video, object_weight, recon.detach() if object_weight_drawn else None)
     zero = torch.zeros((), device=video.device)
     return dict(loss=error.mean(), l1=difference.abs().mean().detach(), kl=zero, gradient=zero, chroma=zero,
                 psnr=psnr(recon.detach().clamp(-1, 1), video))

@@ -147,6 +147,30 @@ def test_object_weights_count_the_cells_unlike_their_background_more():
     assert a == pytest.approx(1 / 64, rel=1e-3)
 
 
+def test_object_weights_with_an_estimate_count_objects_drawn_where_there_are_none():
+    x0 = torch.zeros(1, 4, 2, 8, 8)
+    x0[:, :, :, 2, 5] = 3.0  # the object
+    estimate = x0.clone()
+    estimate[:, :, :, 6, 1] = 3.0  # a false object the model drew
+    alone, drawn = flow.object_weights(x0, 1.0), flow.object_weights(x0, 1.0, estimate)
+    assert torch.allclose(drawn.mean(dim=(2, 3)), torch.ones(1, 2))
+    assert (alone[:, :, 6, 1] < 1).all()  # from the target alone the false object is background
+    assert torch.allclose(drawn[:, :, 6, 1], drawn[:, :, 2, 5]) and (drawn[:, :, 6, 1] > 10 * drawn[:, :, 0, 0]).all()
+    assert torch.equal(flow.object_weights(x0, 1.0, x0), alone)  # a right estimate changes nothing
+    with pytest.raises(ValueError, match="estimate must have x0's shape"):
+        flow.object_weights(x0, 1.0, estimate[:, :, :1])
+
+    # In the loss the estimate is x_t - t v: a model that draws the false object pays more for it
+    text, tmask = torch.randn(1, 2, 8), torch.ones(1, 2, dtype=torch.bool)
+    none = torch.zeros(1, 2, dtype=torch.bool)
+    bump = torch.zeros_like(x0)
+    bump[:, :, :, 6, 1] = -3.0  # velocity e - x0 off by -3 there: the estimate x_t - t v gains +3 t
+    wrong = lambda *a: Oracle(x0)(*a) + bump  # noqa: E731
+    losses = [flow.training_loss(wrong, x0, text, tmask, known_mask=none, generator=torch.Generator().manual_seed(0),
+                                 object_weight=1.0, object_weight_drawn=drawn)[0] for drawn in (False, True)]
+    assert losses[1] > 3 * losses[0]
+
+
 def test_motion_weight_counts_errors_that_change_between_frames():
     x0 = torch.zeros(2, 4, 3, 8, 8)
     text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)

@@ -75,6 +75,8 @@ def test_config_errors_name_the_key():
         load_config(None, ["train.noise_correlation=1.0"])
     with pytest.raises(ConfigError, match="train.object_weight must be >= 0"):
         load_config(None, ["train.object_weight=-1"])
+    with pytest.raises(ConfigError, match="object_weight_drawn .* needs train.object_weight > 0"):
+        load_config(None, ["train.object_weight_drawn=true"])
     with pytest.raises(ConfigError, match="train.motion_weight must be >= 0"):
         load_config(None, ["train.motion_weight=-1"])
     with pytest.raises(ConfigError, match="train.mask_probs must map kinds of"):
@@ -595,3 +597,11 @@ def test_decoder_loss_is_the_squared_error_and_weights_object_pixels():
     error = (recon - video).pow(2).mean(dim=1)
     on_square = error[..., 4:8, 4:8].mean() > error.mean()
     assert (decoder_loss(vae, video, z, object_weight=4.0)["loss"] > plain["loss"]) == on_square
+
+    # drawn: pixels the decoder paints where the target is black weigh as the square's do
+    drawn = torch.zeros(1, 3, 5, 16, 16)
+    drawn[:, 0, :, 10:14, 10:14] = 2.0  # a red square drawn where there is none
+    fake = lambda video, latents: (video + drawn, None, None)  # noqa: E731
+    alone = decoder_loss(fake, video, z, object_weight=4.0)["loss"]
+    both = decoder_loss(fake, video, z, object_weight=4.0, object_weight_drawn=True)["loss"]
+    assert both > 3 * alone

@@ -97,6 +97,9 @@ class TrainOptions:
     # extra loss weight on cells unlike their frame's background (flow.object_weights): a DiT's latent
     # cells, or the pixels of a VAE decoder trained with decoder_dit (vae_loss.decoder_loss)
     object_weight: float = 0.0
+    # ... and on the cells where the model's own estimate shows an object, so that drawing one where
+    # there is none costs as much as missing one (flow.object_weights with an estimate)
+    object_weight_drawn: bool = False
     motion_weight: float = 0.0  # DiT: weight of the error of the velocity's frame-to-frame change (flow.training_loss)
     kl_weight: float = 1e-6  # VAE
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
@@ -173,6 +176,9 @@ class TrainConfig:
             raise ConfigError(f"train.noise_correlation must be in [0, 1), got {t.noise_correlation}")
         if t.object_weight < 0:
             raise ConfigError(f"train.object_weight must be >= 0 (0 = every cell alike), got {t.object_weight}")
+        if t.object_weight_drawn and t.object_weight <= 0:
+            raise ConfigError("train.object_weight_drawn weights the cells where the model draws an object; it "
+                              "needs train.object_weight > 0")
         if t.motion_weight < 0:
             raise ConfigError(f"train.motion_weight must be >= 0 (0 = no frame-to-frame term), got {t.motion_weight}")
         if t.high_noise_motions:
