@@ -301,7 +301,7 @@ def training_loss(
     if object_weight > 0:
         estimate = None
         if object_weight_drawn:
-            estimate = (x_t.float() - t[:, None, :, None, None] * v.detach().float())  # (B, C, T, H, W)
+            estimate = x_t.float() - t[:, None, :, None, None] * v.detach().float()  # (B, C, T, H, W): x0 as drawn
         w = object_weights(x0.float(), object_weight, estimate)  # (B, T, H, W), mean 1 per frame
         error = error * w
     per_frame = error.mean(dim=(2, 3))  # (B, T)
