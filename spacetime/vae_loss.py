@@ -76,9 +76,9 @@ def decoder_loss(vae, video: torch.Tensor, z: torch.Tensor, *, object_weight: fl
     object_weight > 0 each pixel is weighted as `spacetime.flow.object_weights` weights latent
     cells (1 + object_weight x its distance from the frame's per-channel median, mean 1 per
     frame), so a small object's pixels, not the plain background, set the decoder's gradient.
-    The weights come from the target alone, so a decoder that draws an object too large pays
-    for the extra pixels at the background's weight: it learns to draw objects larger.
-    object_weight_drawn weights the pixels where the decoder's own drawing shows an object too
+    Those weights come from the target alone, so a decoder that draws an object too large pays
+    for the extra pixels at the background's weight and learns to draw objects larger;
+    object_weight_drawn also weights the pixels where its own drawing shows an object
     (`object_weights` with the detached reconstruction as its estimate), so extra pixels cost
     as much as missing ones.
     Returns dict(loss, l1, kl, gradient, chroma, psnr) with the same keys as `vae_loss`.
