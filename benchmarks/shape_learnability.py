@@ -2,7 +2,8 @@
 
     python benchmarks/shape_learnability.py [--model FOLDER] [--minutes 10] [--threads 1] [--samples 60]
                                             [--vary all] [--contrast] [--lr 1e-4] [--shift 1]
-                                            [--sample-shift S]
+                                            [--sample-shift S] [--object-weight W] [--edge-weight W]
+    python benchmarks/shape_learnability.py --restore 0.1 0.3 0.5 0.7 0.85 0.95 [--vary all] [--samples 60]
 
 Still 128x128 world scenes of one large red object on black at a random position, captioned
 "a large red {circle|square|triangle} on a black background": the shape is the only word that
@@ -15,6 +16,11 @@ the baseline. Nothing is saved. Last line: one JSON object.
 With the full vocabulary (eight colours, three sizes, four backgrounds, motion) the embedded
 DiTs draw shapes at chance; if this probe moves them well above chance in minutes, the network
 and the text path can carry shape words, and what is missing is training signal, not capacity.
+
+`--restore LEVEL ...` trains nothing: each scene's own render is noised to each level and sampled
+from there with its prompt (SDEdit, `generate(edit=...)`), and the results are read: down to which
+noise level the model keeps a shape it is shown, so above which it must draw the shape from the
+word.
 
 `--vary all`: colour, size and background vary too (black, gray or white), as in the world's
 still images; the prompt names them all. `--contrast`: each batch is 5 groups of one scene drawn
@@ -50,14 +56,18 @@ def prompt_of(scene) -> str:
     return f"a {obj.size} {obj.color} {obj.shape} on a {scene.background} background"
 
 
-def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None = None) -> dict:
-    """Generate `samples` images (shapes in turn) and read them: rates and shape hits per asked shape."""
+def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None = None,
+                restore: float | None = None) -> dict:
+    """Generate `samples` images (shapes in turn) and read them: rates and shape hits per asked shape.
+    restore: sample each from its scene's own render noised to this level instead (SDEdit)."""
     from spacetime.world.evaluate import evaluate_many
+    from spacetime.world.render import render
 
     items = []
     for i in range(samples):
         scene = scene_of(SHAPES[i % len(SHAPES)], np.random.default_rng(i), vary_all)
-        video = pipe.generate(prompt_of(scene), seed=i, frames=1, shift=shift, progress=False)
+        edit = {} if restore is None else {"edit": render(scene, 128, 128, 8.0, 1), "edit_strength": restore}
+        video = pipe.generate(prompt_of(scene), seed=i, frames=1, shift=shift, progress=False, **edit)
         items.append({"frames": video.frames, "fps": video.fps, "positions_known": False, "expected": scene.to_dict()})
     report = evaluate_many(items)
     rates = {k: round(r["rate"], 3) for k, r in report["rates"].items() if r["n"] and k in ("color", "shape", "size", "presence")}
@@ -68,7 +78,7 @@ def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None 
 
 
 def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0, lr: float = 1e-4,
-          shift: float = 1.0):
+          shift: float = 1.0, object_weight: float = 0.0, edge_weight: float = 0.0):
     """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
     from _model_choice import finetune_for
 
@@ -93,7 +103,8 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
         text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
-                                         text_drop=0.1, null_text=null_text, null_mask=null_mask)
+                                         text_drop=0.1, null_text=null_text, null_mask=null_mask,
+                                         object_weight=object_weight, edge_weight=edge_weight)
         return loss
 
     return finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr)
@@ -110,6 +121,10 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--shift", type=float, default=1.0, help="training timestep shift")
     parser.add_argument("--sample-shift", type=float, help="sampling shift (default: the folder's)")
+    parser.add_argument("--object-weight", type=float, default=0.0, help="flow.training_loss's object_weight")
+    parser.add_argument("--edge-weight", type=float, default=0.0, help="flow.training_loss's edge_weight")
+    parser.add_argument("--restore", type=float, nargs="+", metavar="LEVEL",
+                        help="train nothing; read the scenes sampled back from their renders noised to each level")
     args = parser.parse_args()
     vary_all = args.vary == "all"
     torch.set_num_threads(args.threads)
@@ -117,14 +132,26 @@ def main() -> int:
     from spacetime.pipeline import Pipeline
 
     pipe = Pipeline.from_pretrained(args.model)
+    if args.restore:
+        if not all(0 < level <= 1 for level in args.restore):
+            parser.error("--restore levels are noise levels in (0, 1]")
+        restored = {}
+        for level in args.restore:
+            restored[str(level)] = read_shapes(pipe, args.samples, vary_all, args.sample_shift, restore=level)
+            print(f"restored from t = {level:g}: {restored[str(level)]}", flush=True)
+        print(json.dumps({"model": args.model or "embedded", "vary": args.vary, "samples": args.samples,
+                          "restored": restored}))
+        return 0
     before = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     print(f"before: {before}")
-    pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift)
+    pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift,
+                            object_weight=args.object_weight, edge_weight=args.edge_weight)
     after = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     print(f"after {steps} steps ({args.minutes:g} min): {after}")
     print(json.dumps({"model": args.model or "embedded", "minutes": args.minutes, "steps": steps,
                       "vary": args.vary, "contrast": args.contrast, "lr": args.lr, "shift": args.shift,
-                      "sample_shift": args.sample_shift,
+                      "sample_shift": args.sample_shift, "object_weight": args.object_weight,
+                      "edge_weight": args.edge_weight,
                       "before": before, "after": after}))
     return 0
 

@@ -197,6 +197,25 @@ def test_motion_weight_counts_errors_that_change_between_frames():
     assert given == pytest.approx(0.0, abs=1e-6)
 
 
+def test_edge_weight_counts_errors_that_change_from_cell_to_cell():
+    x0 = torch.zeros(2, 4, 1, 8, 8)
+    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
+    none = torch.zeros(2, 1, dtype=torch.bool)
+    flat, spot = torch.full_like(x0, 1 / 8), torch.zeros_like(x0)
+    spot[:, :, :, 2, 5] = 1.0  # as much error as the flat one, all in one cell
+    losses = {}
+    for name, bump in (("flat", flat), ("spot", spot)):
+        for w in (0.0, 2.0):
+            wrong = lambda *a, bump=bump: Oracle(x0)(*a) + bump  # noqa: E731
+            losses[name, w], _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, edge_weight=w,
+                                                    generator=torch.Generator().manual_seed(0))
+    for name in ("flat", "spot"):
+        assert losses[name, 0.0] == pytest.approx(1 / 64, rel=1e-3)
+    assert losses["flat", 2.0] == pytest.approx(1 / 64, rel=1e-3)  # no change from cell to cell
+    # the spot differs from two neighbours in height and two in width, of 7 x 8 pairs each way
+    assert losses["spot", 2.0] == pytest.approx(1 / 64 + 2 * 0.5 * 0.5 * (2 / 56 + 2 / 56), rel=1e-3)
+
+
 def test_text_dropout_uses_the_null_embedding_and_image_share_uses_one_frame():
     x0 = torch.randn(4, 2, 3, 4, 4)
     model = Oracle(x0)

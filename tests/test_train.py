@@ -79,6 +79,8 @@ def test_config_errors_name_the_key():
         load_config(None, ["train.object_weight_drawn=true"])
     with pytest.raises(ConfigError, match="train.motion_weight must be >= 0"):
         load_config(None, ["train.motion_weight=-1"])
+    with pytest.raises(ConfigError, match="train.edge_weight must be >= 0"):
+        load_config(None, ["train.edge_weight=-1"])
     with pytest.raises(ConfigError, match="train.mask_probs must map kinds of"):
         load_config(None, ['train.mask_probs={sideways = 1.0}'])
     with pytest.raises(ConfigError, match="train.mask_probs must map kinds of"):
@@ -516,7 +518,9 @@ def test_time_budget_stops_with_a_checkpoint_at_the_end_of_the_cosine(tmp_path):
 
 
 def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path):
+    from spacetime.errors import RequestError
     from spacetime.train.export import export_run
+    from spacetime.vae import VideoVAE
 
     common = ["model.kind=vae", "model.preset=tiny", "data.shapes=[[5,16,16]]", "data.batch_size=1",
               "train.steps=2", "train.peak_flops=1e9", "train.lr=1e-2"]
@@ -530,6 +534,18 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_scaling(tmp_path
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
     config_a, config_b = (json.loads((f / "config.json").read_text()) for f in (first, second))
     assert config_a["latent_mean"] == config_b["latent_mean"] and config_a["latent_std"] == config_b["latent_std"]
+    # blended with the VAE it started from: the decoder interpolated, the encoder and its scaling kept
+    blend = export_run(tmp_path / "b", tmp_path / "vae_blend", blend_with=first, run_share=0.25)
+    mixed = load_file(str(blend / "model.safetensors"))
+    assert all(torch.allclose(mixed[k], 0.25 * b[k] + 0.75 * a[k], atol=1e-6) for k in a)
+    assert json.loads((blend / "config.json").read_text())["latent_std"] == config_a["latent_std"]
+    other = VideoVAE.from_pretrained(first)
+    with torch.no_grad():
+        other.encoder.conv_in.conv.weight.add_(0.1)  # another encoder, the same architecture
+    other.save_pretrained(tmp_path / "vae_other")
+    with pytest.raises(RequestError, match="its encoder differs from the run's"):
+        export_run(tmp_path / "b", tmp_path / "bad", blend_with=tmp_path / "vae_other")
+    assert not (tmp_path / "bad").exists()
     with pytest.raises(Exception, match="freeze_encoder needs model.init"):
         train(load_config(None, [f'run.dir="{tmp_path / "c"}"', *common, "train.freeze_encoder=true"]), progress=False)
     # A wider decoder under the same encoder: matching tensors come from the init, the rest start fresh.

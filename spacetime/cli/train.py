@@ -142,8 +142,9 @@ def register(subparsers) -> None:
                    help="generation defaults stored in the model folder (DiT runs), e.g. width=128 height=128 "
                         "fps=8 seconds=4 steps=8 guidance=3")
     p.add_argument("--blend-with", default=None, metavar="FOLDER",
-                   help="a DiT model folder of the same config (say, the one the run was fine-tuned from): write "
-                        "RUN_SHARE x the run's weights + (1 - RUN_SHARE) x its weights")
+                   help="a model folder of the same config (say, the one the run was fine-tuned from): write "
+                        "RUN_SHARE x the run's weights + (1 - RUN_SHARE) x its weights; for a VAE run, a VAE with "
+                        "the same encoder (a decoder trained under train.freeze_encoder)")
     p.add_argument("--run-share", type=float, default=None, metavar="S",
                    help="the run's share of the blend with --blend-with, between 0 and 1 (default 0.5)")
     p.add_argument("--pattern-share", nargs="+", default=[], metavar="PATTERN=S", dest="pattern_shares",

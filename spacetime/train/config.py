@@ -101,6 +101,7 @@ class TrainOptions:
     # there is none costs as much as missing one (flow.object_weights with an estimate)
     object_weight_drawn: bool = False
     motion_weight: float = 0.0  # DiT: weight of the error of the velocity's frame-to-frame change (flow.training_loss)
+    edge_weight: float = 0.0  # DiT: weight of the error of the velocity's cell-to-cell change (flow.training_loss)
     kl_weight: float = 1e-6  # VAE
     reconstruction: str = "l1"  # VAE: "l1" or "mse" (see spacetime.vae_loss)
     chroma_weight: float = 0.0  # VAE: extra L1 on colour minus luminance (see spacetime.vae_loss)
@@ -181,6 +182,8 @@ class TrainConfig:
                               "needs train.object_weight > 0")
         if t.motion_weight < 0:
             raise ConfigError(f"train.motion_weight must be >= 0 (0 = no frame-to-frame term), got {t.motion_weight}")
+        if t.edge_weight < 0:
+            raise ConfigError(f"train.edge_weight must be >= 0 (0 = no cell-to-cell term), got {t.edge_weight}")
         if t.high_noise_motions:
             from spacetime.world.scene import check_world_names
 

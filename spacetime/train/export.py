@@ -6,9 +6,12 @@ vae/, dit/), with the frozen VAE and the text encoder the run trained with, so t
 run is written as one component folder (config.json + model.safetensors) that
 `VideoVAE.from_pretrained(OUT_DIR)` loads and a later DiT run names as `model.vae`.
 
-`--blend-with FOLDER --run-share S` writes a DiT run's weights interpolated, weight by weight,
-with another DiT of the same config (or the same without the absolute position features the run
-added, whose projection starts at zero): S x run + (1 - S) x FOLDER. With FOLDER the weights the
+`--blend-with FOLDER --run-share S` writes a run's weights interpolated, weight by weight,
+with another model of the same config: S x run + (1 - S) x FOLDER. For a DiT run FOLDER holds a
+DiT (or the same without the absolute position features the run added, whose projection starts
+at zero); for a VAE run, a VAE with the same encoder weights (a decoder fine-tuned under a frozen
+encoder blended with the VAE it started from), since another encoder would move the latent space
+that DiTs were trained on. With FOLDER the weights the
 run was fine-tuned from, this is WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of
 zero-shot models"): a fine-tune pulled part of the way back keeps more of what the start could
 do while keeping much of what the fine-tune learnt (for the embedded model: MODEL.md, 0.12).
@@ -44,8 +47,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
         raise RequestError(f"{config_path} is missing; RUN_DIR must be a training run folder (run.dir of a config)")
     config = load_config(config_path)
     if blend_with is not None:
-        if config.model.kind != "dit":
-            raise RequestError("--blend-with works on DiT runs; this run trains a VAE")
         if not (0 <= run_share <= 1 if pattern_shares else 0 < run_share < 1):
             raise RequestError(f"--run-share must be between 0 and 1 (the run's share of the blend), got {run_share}")
         for pattern, share in (pattern_shares or {}).items():
@@ -108,16 +109,36 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Pa
                               defaults={**base, **(defaults or {})})
 
 
-def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float, pattern_shares: dict) -> None:
-    """dit's floating-point weights <- s x them + (1 - s) x those of the DiT in `folder`, where s is
-    the share of the first pattern of `pattern_shares` that names the weight, else run_share."""
+def _blend(model: torch.nn.Module, folder: str | Path, run_share: float, pattern_shares: dict) -> None:
+    """model's floating-point weights <- s x them + (1 - s) x those of the same kind of model in
+    `folder`, where s is the share of the first pattern of `pattern_shares` that names the weight,
+    else run_share."""
     from fnmatch import fnmatchcase
 
+    from spacetime.train.tasks import check_name_patterns
+    from spacetime.vae import VideoVAE
+
+    other = _vae_to_blend(model, folder) if isinstance(model, VideoVAE) else _dit_to_blend(model, folder)
+    theirs, mine = other.state_dict(), model.state_dict()
+    check_name_patterns(mine, pattern_shares, "--pattern-share")
+    with torch.no_grad():
+        for name, weight in mine.items():
+            if weight.is_floating_point():
+                s = next((share for pattern, share in pattern_shares.items() if fnmatchcase(name, pattern)), run_share)
+                weight.copy_(s * weight.float() + (1 - s) * theirs[name].float())
+
+
+def _component_folder(folder: Path, component: str) -> Path:
+    """`folder`/component in a model folder, else `folder` itself (a component folder)."""
+    return folder / component if (folder / component).is_dir() else folder
+
+
+def _dit_to_blend(dit: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
     from spacetime.dit import DiT
-    from spacetime.train.tasks import check_name_patterns, with_overrides
+    from spacetime.train.tasks import with_overrides
 
     folder = Path(folder)
-    dit_folder = folder / "dit" if (folder / "dit").is_dir() else folder
+    dit_folder = _component_folder(folder, "dit")
     if not (dit_folder / "config.json").is_file():
         raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
                            f"config.json and model.safetensors)")
@@ -126,17 +147,34 @@ def _blend(dit: torch.nn.Module, folder: str | Path, run_share: float, pattern_s
         # the run added them by model.overrides: given the same way, their projection starts at zero
         # (DiT init), as the run's did
         other = with_overrides(other, {"absolute_position": True})[0]
-    differ = [f.name for f in fields(dit.config) if getattr(dit.config, f.name) != getattr(other.config, f.name)]
+    _check_same_config(dit.config, other.config, folder, "DiTs")
+    return other
+
+
+def _vae_to_blend(vae: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+    from spacetime.vae import VideoVAE
+
+    folder = Path(folder)
+    vae_folder = _component_folder(folder, "vae")
+    if not (vae_folder / "config.json").is_file():
+        raise RequestError(f"--blend-with {folder}: no VAE there (expected a model folder with vae/, or a folder with "
+                           f"config.json and model.safetensors)")
+    other = VideoVAE.from_pretrained(vae_folder)
+    _check_same_config(vae.config, other.config, folder, "VAEs")
+    theirs = other.state_dict()
+    if any(not torch.equal(weight, theirs[name]) for name, weight in vae.state_dict().items()
+           if name.startswith("encoder.")):
+        raise RequestError(f"--blend-with {folder}: its encoder differs from the run's; only decoders trained under "
+                           f"one frozen encoder (train.freeze_encoder) can be blended, so that DiTs trained on its "
+                           f"latents stay valid")
+    return other
+
+
+def _check_same_config(mine, theirs, folder: Path, what: str) -> None:
+    differ = [f.name for f in fields(mine) if getattr(mine, f.name) != getattr(theirs, f.name)]
     if differ:
-        raise RequestError(f"--blend-with {folder}: its DiT config differs from the run's in {', '.join(differ)}; "
-                           f"only DiTs of one architecture can be blended")
-    theirs, mine = other.state_dict(), dit.state_dict()
-    check_name_patterns(mine, pattern_shares, "--pattern-share")
-    with torch.no_grad():
-        for name, weight in mine.items():
-            if weight.is_floating_point():
-                s = next((share for pattern, share in pattern_shares.items() if fnmatchcase(name, pattern)), run_share)
-                weight.copy_(s * weight.float() + (1 - s) * theirs[name].float())
+        raise RequestError(f"--blend-with {folder}: its config differs from the run's in {', '.join(differ)}; "
+                           f"only {what} of one architecture can be blended")
 
 
 def _latent_stats_from_run(vae: torch.nn.Module, config, batches: int = 24):

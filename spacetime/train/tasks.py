@@ -194,7 +194,7 @@ class DiTTask:
             model, x0, text, mask, known, generator=generator, shift=shift, mask_probs=self.mask_probs,
             image_prob=t.image_prob, text_drop=t.text_drop, null_text=self.null_text, null_mask=self.null_mask,
             noise_correlation=t.noise_correlation, object_weight=t.object_weight,
-            object_weight_drawn=t.object_weight_drawn, motion_weight=t.motion_weight,
+            object_weight_drawn=t.object_weight_drawn, motion_weight=t.motion_weight, edge_weight=t.edge_weight,
         )
         tokens = self.tokens(x0[:, :, : int(stats.pop("frames"))])  # what the model saw (image batches: 1 frame)
         # a training step is about three forwards' matmuls (the backward takes two)
