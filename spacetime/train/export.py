@@ -128,21 +128,22 @@ def _blend(model: torch.nn.Module, folder: str | Path, run_share: float, pattern
                 weight.copy_(s * weight.float() + (1 - s) * theirs[name].float())
 
 
-def _component_folder(folder: Path, component: str) -> Path:
-    """`folder`/component in a model folder, else `folder` itself (a component folder)."""
-    return folder / component if (folder / component).is_dir() else folder
+def _load_to_blend(cls, folder: str | Path, component: str):
+    """`cls.from_pretrained` of `folder`/component in a model folder, else of `folder` itself."""
+    folder = Path(folder)
+    found = folder / component if (folder / component).is_dir() else folder
+    if not (found / "config.json").is_file():
+        raise RequestError(f"--blend-with {folder}: no {component.upper() if component == 'vae' else 'DiT'} there "
+                           f"(expected a model folder with {component}/, or a folder with config.json and "
+                           f"model.safetensors)")
+    return cls.from_pretrained(found)
 
 
 def _dit_to_blend(dit: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
     from spacetime.dit import DiT
     from spacetime.train.tasks import with_overrides
 
-    folder = Path(folder)
-    dit_folder = _component_folder(folder, "dit")
-    if not (dit_folder / "config.json").is_file():
-        raise RequestError(f"--blend-with {folder}: no DiT there (expected a model folder with dit/, or a folder with "
-                           f"config.json and model.safetensors)")
-    other = DiT.from_pretrained(dit_folder)
+    other = _load_to_blend(DiT, folder, "dit")
     if dit.config.absolute_position and not other.config.absolute_position:
         # the run added them by model.overrides: given the same way, their projection starts at zero
         # (DiT init), as the run's did
@@ -154,12 +155,7 @@ def _dit_to_blend(dit: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
 def _vae_to_blend(vae: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
     from spacetime.vae import VideoVAE
 
-    folder = Path(folder)
-    vae_folder = _component_folder(folder, "vae")
-    if not (vae_folder / "config.json").is_file():
-        raise RequestError(f"--blend-with {folder}: no VAE there (expected a model folder with vae/, or a folder with "
-                           f"config.json and model.safetensors)")
-    other = VideoVAE.from_pretrained(vae_folder)
+    other = _load_to_blend(VideoVAE, folder, "vae")
     _check_same_config(vae.config, other.config, folder, "VAEs")
     theirs = other.state_dict()
     if any(not torch.equal(weight, theirs[name]) for name, weight in vae.state_dict().items()
