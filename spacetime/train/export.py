@@ -133,9 +133,8 @@ def _load_to_blend(cls, folder: str | Path, component: str):
     folder = Path(folder)
     found = folder / component if (folder / component).is_dir() else folder
     if not (found / "config.json").is_file():
-        raise RequestError(f"--blend-with {folder}: no {component.upper() if component == 'vae' else 'DiT'} there "
-                           f"(expected a model folder with {component}/, or a folder with config.json and "
-                           f"model.safetensors)")
+        raise RequestError(f"--blend-with {folder}: no {cls.__name__} there (expected a model folder with "
+                           f"{component}/, or a folder with config.json and model.safetensors)")
     return cls.from_pretrained(found)
 
 
