@@ -314,11 +314,10 @@ def training_loss(
     if motion_weight > 0:
         pairs = unknown[:, 1:] * unknown[:, :-1]  # (B, T-1): both frames generated
         if pairs.any():
-            change = (residual[:, :, 1:] - residual[:, :, :-1]).pow(2).mean(dim=(1, 3, 4))  # (B, T-1)
+            change = residual.diff(dim=2).pow(2).mean(dim=(1, 3, 4))  # (B, T-1)
             loss = loss + motion_weight * 0.5 * (change * pairs).sum() / pairs.sum()
     if edge_weight > 0:
-        across_h = (residual[..., 1:, :] - residual[..., :-1, :]).pow(2).mean(dim=(1, 3, 4))  # (B, T)
-        across_w = (residual[..., 1:] - residual[..., :-1]).pow(2).mean(dim=(1, 3, 4))  # (B, T)
+        across_h, across_w = (residual.diff(dim=d).pow(2).mean(dim=(1, 3, 4)) for d in (3, 4))  # (B, T) each
         change = 0.5 * (across_h + across_w)
         loss = loss + edge_weight * 0.5 * (change * unknown).sum() / unknown.sum()
     stats = {

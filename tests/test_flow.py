@@ -171,19 +171,25 @@ def test_object_weights_with_an_estimate_count_objects_drawn_where_there_are_non
     assert losses[1] > 3 * losses[0]
 
 
+def _losses_of_errors(x0, errors: dict, weight_name: str) -> dict:
+    """training_loss of the oracle velocity plus each named error, at weight_name 0 and 2; no frame given."""
+    text, tmask = torch.randn(x0.shape[0], 2, 8), torch.ones(x0.shape[0], 2, dtype=torch.bool)
+    none = torch.zeros(x0.shape[0], x0.shape[2], dtype=torch.bool)
+    losses = {}
+    for name, bump in errors.items():
+        for w in (0.0, 2.0):
+            wrong = lambda *a, bump=bump: Oracle(x0)(*a) + bump  # noqa: E731
+            losses[name, w], _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, **{weight_name: w},
+                                                    generator=torch.Generator().manual_seed(0))
+    return losses
+
+
 def test_motion_weight_counts_errors_that_change_between_frames():
     x0 = torch.zeros(2, 4, 3, 8, 8)
-    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
-    none = torch.zeros(2, 3, dtype=torch.bool)
     steady, flicker = torch.zeros_like(x0), torch.zeros_like(x0)
     steady[:, :, :, 2, 5] = 1.0  # the same error in every frame: no change to penalise
     flicker[:, :, 1, 2, 5] = 3 ** 0.5  # as much error in all, but in the middle frame alone
-    losses = {}
-    for name, bump in (("steady", steady), ("flicker", flicker)):
-        for w in (0.0, 2.0):
-            wrong = lambda *a, bump=bump: Oracle(x0)(*a) + bump  # noqa: E731
-            losses[name, w], _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, motion_weight=w,
-                                                    generator=torch.Generator().manual_seed(0))
+    losses = _losses_of_errors(x0, {"steady": steady, "flicker": flicker}, "motion_weight")
     assert losses["steady", 0.0] == pytest.approx(1 / 64, rel=1e-3)
     assert losses["flicker", 0.0] == pytest.approx(1 / 64, rel=1e-3)
     assert losses["steady", 2.0] == pytest.approx(1 / 64, rel=1e-3)
@@ -191,6 +197,7 @@ def test_motion_weight_counts_errors_that_change_between_frames():
     assert losses["flicker", 2.0] == pytest.approx(1 / 64 + 3 / 64, rel=1e-3)
     # a pair with a given frame is not judged: the given frame's velocity is never used
     first = torch.tensor([[False, True, False]] * 2)
+    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
     wrong = lambda *a: Oracle(x0)(*a) + flicker  # noqa: E731
     given, _ = flow.training_loss(wrong, x0, text, tmask, known_mask=first, motion_weight=2.0,
                                   generator=torch.Generator().manual_seed(0))
@@ -199,16 +206,9 @@ def test_motion_weight_counts_errors_that_change_between_frames():
 
 def test_edge_weight_counts_errors_that_change_from_cell_to_cell():
     x0 = torch.zeros(2, 4, 1, 8, 8)
-    text, tmask = torch.randn(2, 2, 8), torch.ones(2, 2, dtype=torch.bool)
-    none = torch.zeros(2, 1, dtype=torch.bool)
     flat, spot = torch.full_like(x0, 1 / 8), torch.zeros_like(x0)
     spot[:, :, :, 2, 5] = 1.0  # as much error as the flat one, all in one cell
-    losses = {}
-    for name, bump in (("flat", flat), ("spot", spot)):
-        for w in (0.0, 2.0):
-            wrong = lambda *a, bump=bump: Oracle(x0)(*a) + bump  # noqa: E731
-            losses[name, w], _ = flow.training_loss(wrong, x0, text, tmask, known_mask=none, edge_weight=w,
-                                                    generator=torch.Generator().manual_seed(0))
+    losses = _losses_of_errors(x0, {"flat": flat, "spot": spot}, "edge_weight")
     for name in ("flat", "spot"):
         assert losses[name, 0.0] == pytest.approx(1 / 64, rel=1e-3)
     assert losses["flat", 2.0] == pytest.approx(1 / 64, rel=1e-3)  # no change from cell to cell
