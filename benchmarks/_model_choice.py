@@ -58,11 +58,12 @@ def still_scene_probe_setup(doc: str, scenes: int, noise_levels: list[float]):
     return args, Pipeline.from_pretrained(args.model)
 
 
-def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50, lr: float = 1e-4):
+def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50, lr: float = 1e-4, freeze: list | None = None):
     """Train `dit` in place for `minutes` of wall time; returns (EMA copy, steps).
 
     batch_loss() draws a fresh batch and returns its loss (with autograd). AdamW (lr 1e-4 unless
     given), no weight decay, gradients clipped to norm 1, EMA 0.995 (the learnability probes' recipe).
+    freeze: fnmatch patterns of weights kept as they are (as `train.freeze`).
     """
     import copy
     import sys
@@ -70,11 +71,14 @@ def finetune_for(dit, minutes: float, batch_loss, log_every: int = 50, lr: float
 
     import torch
 
+    from spacetime.train.tasks import freeze_parameters
+
     dit.train()
     for p in dit.parameters():
         p.requires_grad_(True)
+    freeze_parameters(dit, freeze or [])
     ema = copy.deepcopy(dit).eval()
-    opt = torch.optim.AdamW(dit.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for p in dit.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     started, steps = time.perf_counter(), 0
     while time.perf_counter() - started < minutes * 60:
         loss = batch_loss()

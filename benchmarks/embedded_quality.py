@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/embedded_quality.py [--model FOLDER] [--prompts 200]
                                                     [--style short|descriptive|random|paraphrase] [--image]
                                                     [--vae-ceiling | --two-pass | --one-pass | --true-first-frame]
+                                                    [--null-pooled]
 
 For each of N fresh scenes (seeded, never the training stream's seeds) a caption is written
 (`spacetime.world.caption`, style short / descriptive / random), the model generates a
@@ -19,6 +20,10 @@ image to video from that image and the same prompt (`Pipeline.animate`): the lay
 before the motion, as in image-to-video systems that draw the first frame first. This is what
 `generate` does by default for a model whose folder says `first_image` (the embedded model
 from 0.7); `--one-pass` measures such a model drawing the whole clip at once.
+
+`--null-pooled` is a diagnostic: the DiT's adaLN sees the empty prompt's pooled state (the mean of
+the encoder's token states) for every prompt, so that the prompt reaches it through cross-attention
+alone: what of a row the model reads from the pooled state.
 
 `--true-first-frame` is image to video from each scene's own first frame (rendered, not drawn):
 the second pass alone, so that a motion row of two passes can be split into what the image pass
@@ -342,6 +347,15 @@ def motion_by_word(report: dict) -> dict[str, dict[str, int]]:
     return {word: {"passed": p, "n": n} for word, (p, n) in sorted(tally.items())}
 
 
+def null_pooled_state(pipe) -> None:
+    """Make pipe's DiT see the empty prompt's pooled state whatever the prompt (cross-attention still
+    reads the prompt's tokens): patches `spacetime.dit.pooled_text` for this process."""
+    from spacetime import dit
+
+    reference = dit.pooled_text(*pipe.text_encoder.encode([""]))  # (1, D)
+    dit.pooled_text = lambda text, text_mask: reference.to(text).expand(text.shape[0], -1)
+
+
 def main() -> int:
     from _model_choice import add_world_quality_arguments  # beside this script
 
@@ -362,6 +376,9 @@ def main() -> int:
                         help="text to video as an image from the prompt, then image to video from it")
     passes.add_argument("--true-first-frame", action="store_true",
                         help="image to video from each scene's own rendered first frame (the second pass alone)")
+    parser.add_argument("--null-pooled", action="store_true",
+                        help="give the DiT's adaLN the empty prompt's pooled state for every prompt (a diagnostic: "
+                             "what the model reads from the pooled state rather than through cross-attention)")
     parser.add_argument("--first-scene", type=int, default=0, metavar="N",
                         help="start at scene N (default 0): scenes 200 onward are held out from choices made on 0-199")
     add_world_quality_arguments(parser, out_help="keep the clips and a manifest.jsonl here")
@@ -377,6 +394,8 @@ def main() -> int:
     from spacetime.world.evaluate import summary_table
 
     pipe = Pipeline.from_pretrained(args.model)
+    if args.null_pooled:
+        null_pooled_state(pipe)
     report, result = measure(pipe, args.prompts, style=args.style, objects=args.objects, scenarios=args.scenarios,
                              steps=args.steps, out=args.out, image=args.image,
                              vae_ceiling=args.vae_ceiling, two_pass=args.two_pass,
@@ -387,7 +406,7 @@ def main() -> int:
     if words:
         print("motion per prompt word: " + ", ".join(f"{w} {c['passed']}/{c['n']}" for w, c in words.items()))
     print(f"clips and manifest: {result.pop('out')}")
-    print(json.dumps({"model": args.model or "embedded", **result}))
+    print(json.dumps({"model": args.model or "embedded", "null_pooled": args.null_pooled, **result}))
     return 0
 
 

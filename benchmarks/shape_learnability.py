@@ -3,6 +3,9 @@
     python benchmarks/shape_learnability.py [--model FOLDER] [--minutes 10] [--threads 1] [--samples 60]
                                             [--vary all] [--contrast] [--lr 1e-4] [--shift 1]
                                             [--sample-shift S] [--object-weight W] [--edge-weight W]
+                                            [--captions fixed|short|descriptive|framed|varied]
+                                            [--shape-words own|synonyms] [--freeze-text]
+                                            [--restore-after LEVEL ...] [--skip-before]
     python benchmarks/shape_learnability.py --restore 0.1 0.3 0.5 0.7 0.85 0.95 [--vary all] [--samples 60]
 
 Still 128x128 world scenes of one large red object on black at a random position, captioned
@@ -26,6 +29,15 @@ word.
 still images; the prompt names them all. `--contrast`: each batch is 5 groups of one scene drawn
 in each of the three shapes (all else equal), instead of 16 independent scenes: the same data
 distribution, with what the shape word changes inside every batch.
+
+What the world stream has and the probe has not, one at a time (the samples are always read with
+the probe's one sentence): `--captions varied` trains on the world's caption styles (short,
+descriptive or framed, with the world's synonyms for colours, sizes and shapes; `--captions short`
+etc. one style); `--shape-words` names the shape by its own word or by the world's synonyms ('ball',
+'box') in any caption style (default: own in the fixed sentence, synonyms in a world style);
+`--freeze-text` keeps the text-reading weights as the world runs do
+(configs/embedded_dit_anneal.toml's train.freeze). `--restore-after LEVEL ...` also reads the trained
+model's restorations from those levels; `--skip-before` skips the reading before training.
 """
 
 from __future__ import annotations
@@ -37,6 +49,8 @@ import numpy as np
 import torch
 
 SHAPES = ("circle", "square", "triangle")
+# the DiT's text-reading weights, as configs/embedded_dit_anneal.toml freezes them
+TEXT_READING = ["text_embed.*", "pooled_text_embed.*", "blocks.*.cross.kv.*", "blocks.*.cross.k_norm"]
 
 
 def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
@@ -51,9 +65,21 @@ def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
     return Scene(background=background, objects=[SceneObject(color=color, shape=shape, size=size, start=start)])
 
 
-def prompt_of(scene) -> str:
-    obj = scene.objects[0]
-    return f"a {obj.size} {obj.color} {obj.shape} on a {scene.background} background"
+def prompt_of(scene, rng: np.random.Generator | None = None, style: str = "fixed", synonyms: bool = False) -> str:
+    """The probe's one sentence, or with style a world caption style ('varied': short, descriptive or
+    framed), drawn from rng. synonyms: the shape is named by one of the world's words for it ('ball',
+    'box'), else by its own."""
+    from unittest import mock
+
+    from spacetime.world import captions
+
+    shape_words = captions.SHAPE_WORDS if synonyms else {shape: (shape,) for shape in SHAPES}
+    with mock.patch.dict(captions.SHAPE_WORDS, shape_words):
+        if style != "fixed":
+            return captions.caption(scene, rng, style)
+        obj = scene.objects[0]
+        shape = str(rng.choice(captions.SHAPE_WORDS[obj.shape])) if synonyms else obj.shape
+        return f"a {obj.size} {obj.color} {shape} on a {scene.background} background"
 
 
 def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None = None,
@@ -78,7 +104,8 @@ def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None 
 
 
 def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0, lr: float = 1e-4,
-          shift: float = 1.0, object_weight: float = 0.0, edge_weight: float = 0.0):
+          shift: float = 1.0, object_weight: float = 0.0, edge_weight: float = 0.0, captions: str = "fixed",
+          synonyms: bool = False, freeze: list | None = None):
     """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
     from _model_choice import finetune_for
 
@@ -100,14 +127,14 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
         video = torch.stack([frames_to_tensor(render(scene, 128, 128, 8.0, 1)) for scene in scenes])  # (B, 3, 1, H, W)
         with torch.no_grad():
             x0 = pipe.vae.encode_latents(video).float()  # (B, C, 1, h, w)
-        text, mask = pipe.text_encoder.encode([prompt_of(scene) for scene in scenes])
+        text, mask = pipe.text_encoder.encode([prompt_of(scene, rng, captions, synonyms) for scene in scenes])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss, _ = flow.training_loss(pipe.dit, x0, text, mask, known_mask=known, generator=generator, shift=shift,
                                          text_drop=0.1, null_text=null_text, null_mask=null_mask,
                                          object_weight=object_weight, edge_weight=edge_weight)
         return loss
 
-    return finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr)
+    return finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr, freeze=freeze)
 
 
 def main() -> int:
@@ -123,10 +150,22 @@ def main() -> int:
     parser.add_argument("--sample-shift", type=float, help="sampling shift (default: the folder's)")
     parser.add_argument("--object-weight", type=float, default=0.0, help="flow.training_loss's object_weight")
     parser.add_argument("--edge-weight", type=float, default=0.0, help="flow.training_loss's edge_weight")
+    parser.add_argument("--captions", choices=("fixed", "short", "descriptive", "framed", "varied"), default="fixed",
+                        help="training captions: the probe's one sentence, or a world caption style (synonyms, frames)")
+    parser.add_argument("--shape-words", choices=("own", "synonyms"),
+                        help="how training captions name the shape: its own word, or the world's synonyms "
+                             "(default: own with --captions fixed, synonyms with a world style, as the world does)")
+    parser.add_argument("--freeze-text", action="store_true",
+                        help="keep the text-reading weights as they are "
+                             "(configs/embedded_dit_anneal.toml's train.freeze)")
+    parser.add_argument("--restore-after", type=float, nargs="+", metavar="LEVEL",
+                        help="after training, also read the scenes restored from these noise levels")
+    parser.add_argument("--skip-before", action="store_true", help="do not read the model before training")
     parser.add_argument("--restore", type=float, nargs="+", metavar="LEVEL",
                         help="train nothing; read the scenes sampled back from their renders noised to each level")
     args = parser.parse_args()
     vary_all = args.vary == "all"
+    synonyms = (args.shape_words or ("own" if args.captions == "fixed" else "synonyms")) == "synonyms"
     torch.set_num_threads(args.threads)
 
     from spacetime.pipeline import Pipeline
@@ -142,16 +181,21 @@ def main() -> int:
         print(json.dumps({"model": args.model or "embedded", "vary": args.vary, "samples": args.samples,
                           "restored": restored}))
         return 0
-    before = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
+    before = None if args.skip_before else read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     print(f"before: {before}")
     pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift,
-                            object_weight=args.object_weight, edge_weight=args.edge_weight)
+                            object_weight=args.object_weight, edge_weight=args.edge_weight, captions=args.captions,
+                            synonyms=synonyms, freeze=TEXT_READING if args.freeze_text else None)
     after = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
+    for level in args.restore_after or []:
+        restored = read_shapes(pipe, args.samples, vary_all, args.sample_shift, restore=level)
+        after[f"restored from {level:g}"] = restored["rates"]
     print(f"after {steps} steps ({args.minutes:g} min): {after}")
     print(json.dumps({"model": args.model or "embedded", "minutes": args.minutes, "steps": steps,
                       "vary": args.vary, "contrast": args.contrast, "lr": args.lr, "shift": args.shift,
                       "sample_shift": args.sample_shift, "object_weight": args.object_weight,
-                      "edge_weight": args.edge_weight,
+                      "edge_weight": args.edge_weight, "captions": args.captions, "shape_synonyms": synonyms,
+                      "freeze_text": args.freeze_text,
                       "before": before, "after": after}))
     return 0
 

@@ -540,3 +540,70 @@ def test_latent_disturbance_keeps_the_first_latent_frame_and_mixes_the_rest(pipe
     assert np.array_equal(a[0], b[0]) and not np.array_equal(a[1:], b[1:])
     with pytest.raises(ValueError, match="vae_ceiling"):
         eq.measure(pipe, 1, out=tmp_path, log=lambda _: None, ceiling_noise=0.1)
+
+
+def test_finetune_for_keeps_the_frozen_weights(pipe):
+    """_model_choice.finetune_for(freeze=...): the named weights stay as they were, the rest train."""
+    mc = _load("_model_choice")
+    dit = copy.deepcopy(pipe.dit)
+    before = {name: p.detach().clone() for name, p in dit.named_parameters()}
+    x = torch.randn(2, dit.config.in_channels, 2, 4, 4)
+    text, mask = torch.randn(2, 3, dit.config.text_dim), torch.ones(2, 3, dtype=torch.bool)
+    sl = _load("shape_learnability")
+    mc.finetune_for(dit, 0.002, lambda: dit(x, torch.full((2, 2), 0.5), text, mask).pow(2).mean(), freeze=sl.TEXT_READING)
+    frozen = [n for n in before if n.startswith(("text_embed.", "pooled_text_embed.")) or ".cross.kv." in n]
+    assert frozen and all(torch.equal(before[n], dict(dit.named_parameters())[n]) for n in frozen)
+    assert any(not torch.equal(before[n], p) for n, p in dit.named_parameters() if n not in frozen)
+    with pytest.raises(Exception, match="names no weight"):
+        mc.finetune_for(dit, 0.001, lambda: None, freeze=["no_such_weight.*"])
+
+
+def test_shape_probe_captions_name_the_shape_by_its_own_word_or_the_worlds():
+    """shape_learnability.prompt_of: the fixed sentence or a world style, with the shape's own word
+    (no synonym ever) or the world's synonyms, and the world's word lists left as they were."""
+    from spacetime.world import captions
+    from spacetime.world.parse import parse_prompt
+
+    sl = _load("shape_learnability")
+    words = copy.deepcopy(captions.SHAPE_WORDS)
+    synonyms = {w for shape_words in words.values() for w in shape_words} - set(sl.SHAPES)
+    rng = np.random.default_rng(0)
+    for style in ("fixed", "varied"):
+        seen = set()
+        for i in range(60):
+            scene = sl.scene_of(sl.SHAPES[i % 3], np.random.default_rng(i), vary_all=True)
+            own = sl.prompt_of(scene, rng, style, synonyms=False).lower()
+            assert not synonyms & set(own.replace(".", " ").replace(",", " ").split()), own
+            drawn = sl.prompt_of(scene, rng, style, synonyms=True)
+            assert [o.shape for o in parse_prompt(drawn).objects] == [scene.objects[0].shape], drawn
+            seen |= synonyms & set(drawn.lower().replace(".", " ").replace(",", " ").split())
+        assert len(seen) >= 3, style  # the synonyms are drawn
+    assert captions.SHAPE_WORDS == words
+
+
+def test_null_pooled_state_gives_every_prompt_the_empty_prompts_pooled_state(pipe, monkeypatch):
+    """embedded_quality --null-pooled: the DiT's pooled input no longer depends on the prompt."""
+    from spacetime import dit
+
+    monkeypatch.setattr(dit, "pooled_text", dit.pooled_text)  # restored after the test
+    eq = _load("embedded_quality")
+    text, mask = pipe.text_encoder.encode(["a red circle moving left", "a blue square"])
+    assert not torch.allclose(*dit.pooled_text(text, mask))
+    empty = dit.pooled_text(*pipe.text_encoder.encode([""]))[0]
+    eq.null_pooled_state(pipe)
+    pooled = dit.pooled_text(text, mask)
+    assert pooled.shape == (2, text.shape[-1])
+    assert torch.allclose(pooled[0], empty) and torch.allclose(pooled[1], empty)
+
+
+def test_pooled_text_distance_reports_every_style(pipe, tmp_path):
+    """benchmarks/pooled_text_distance.py on the tiny model: distances and retrieval for each style."""
+    import subprocess
+
+    folder = write_tiny_model_folder(tmp_path / "tiny")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pooled_text_distance.py"), "--model", str(folder),
+                             "--scenes", "4"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["same_scene"]) == set(report["retrieval"]) == {"random again", "framed", "paraphrase"}
+    assert all(0.0 <= r <= 1.0 for r in report["retrieval"].values()) and report["neighbouring_scene"] > 0

@@ -179,28 +179,31 @@ def test_inside_start_puts_movers_anywhere_in_frame_whatever_their_direction():
         WorldClips(SHAPES, start="inside")
 
 
-def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead():
+def _image_batches(overrides: list) -> list:
+    """The one-frame batches among the first 12 of a world stream of 17 x 64 x 96 clips with these
+    data overrides: some, not all, and the rest clips of that shape."""
     from spacetime.train.config import load_config
     from spacetime.train.tasks import WorldSource
 
-    config = load_config(None, ["data.world_mover_images=0.5", "data.batch_size=4", "data.shapes=[[17, 64, 96]]",
-                                'data.caption_style="descriptive"'])
-    source = WorldSource(config, 0, 1)
-    image_batches, ahead = 0, []
+    source = WorldSource(load_config(None, ["data.batch_size=4", "data.shapes=[[17, 64, 96]]", *overrides]), 0, 1)
+    images = []
     for i in range(12):
         batch = source.batch(i)
-        if batch["video"].shape[2] != 1:
-            assert batch["video"].shape[2:] == (17, 64, 96)
-            continue
-        image_batches += 1
-        assert batch["video"].shape[3:] == (64, 96)
+        assert batch["video"].shape[2:] == ((1, 64, 96) if batch["video"].shape[2] == 1 else (17, 64, 96))
+        images += [batch] if batch["video"].shape[2] == 1 else []
+    assert 0 < len(images) < 12  # a share of the batches, clips in the rest
+    return images
+
+
+def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead():
+    ahead = []
+    for batch in _image_batches(["data.world_mover_images=0.5", 'data.caption_style="descriptive"']):
         for text, s in zip(batch["caption"], batch["scene"]):
             scene = Scene.from_json(s)
             assert scene.camera is None and not scene.pillar
             for o in scene.objects:
                 assert o.motion in vocab.LINEAR_MOTIONS
                 ahead.append(start_ahead(o))
-    assert 0 < image_batches < 12  # a share of the batches, clips in the rest
     # the caption names the motion and the start leaves room ahead: the placement cue to learn
     assert np.mean(ahead) < -0.1 and np.mean(np.array(ahead) > 0.05) < 0.1
     plain = WorldClips([(9, 32, 32)], batch_size=2, seed=3)
@@ -214,3 +217,23 @@ def test_mover_images_are_first_frames_of_straight_movers_placed_with_room_ahead
         WorldClips(SHAPES, motions=("spin", "grow"), mover_images=0.2)
     narrowed = WorldClips([(9, 32, 32)], batch_size=8, motions=("left", "grow"), mover_images=1.0)
     assert {o.motion for s in narrowed.batch(0)["scene"] for o in Scene.from_json(s).objects} == {"left"}
+
+
+def test_shape_images_are_images_of_one_still_object_named_in_the_streams_captions():
+    from spacetime.world.parse import parse_prompt
+
+    shapes = set()
+    for batch in _image_batches(["data.world_shape_images=0.5", "data.world_centred_share=0.5",
+                                 'data.caption_style="varied"']):
+        assert not batch["first_frame_given"].any()
+        for text, s in zip(batch["caption"], batch["scene"]):
+            scene = Scene.from_json(s)
+            assert len(scene.objects) == 1 and scene.objects[0].motion == "still" and scene.camera is None
+            assert [o.shape for o in parse_prompt(text).objects] == [scene.objects[0].shape], text
+            shapes.add(scene.objects[0].shape)
+    assert shapes == set(vocab.SHAPES)
+    plain = WorldClips([(9, 32, 32)], batch_size=2, seed=3)
+    assert torch.equal(plain.batch(5)["video"], WorldClips([(9, 32, 32)], batch_size=2, seed=3,
+                                                         shape_images=0.0).batch(5)["video"])
+    with pytest.raises(RequestError, match="shape_images must be"):
+        WorldClips(SHAPES, shape_images=-0.1)

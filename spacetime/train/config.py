@@ -61,6 +61,7 @@ class DataConfig:
     world_centred_start: str = "centre"  # world: where the share's movers start: "centre" or "inside" (anywhere in frame)
     world_caption_noise: float = 0.0  # world: chance a caption's frame words are dropped or padded (parse.jostle_caption)
     world_mover_images: float = 0.0  # world: chance a batch is first frames of straight-line movers, with their captions
+    world_shape_images: float = 0.0  # world: chance a batch is images of one still object each (shape practice)
     token_budget: int = 256  # real data: latent tokens per clip of the largest bucket
     aspect_ratios: list = field(default_factory=lambda: [2.0, 16 / 9, 4 / 3, 1.0, 3 / 4, 9 / 16, 0.5])
     frames: list = field(default_factory=lambda: [1, 9, 17, 33])  # real data: bucket lengths in frames

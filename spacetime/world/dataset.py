@@ -11,7 +11,8 @@ data-loader workers split the batch numbers (worker w of n makes i = w, w + n, .
 DataLoader hands out in order: the stream is the same with any number of workers, and a
 resumed run continues exactly with `start_batch` = batches already consumed.
 A one-frame bucket is an image: still objects, no camera pan. `mover_images` turns a share of the
-other batches into images too: first frames of straight-line movers, captioned with their motion.
+other batches into images too: first frames of straight-line movers, captioned with their motion;
+`shape_images` a share into images of one still object, the shape word's own practice.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class WorldClips(torch.utils.data.IterableDataset):
     captioned with their motion (one or several objects, the bucket's height and width). An
     image pass of text to video must put a mover where its direction leaves it room; in the
     rest of the stream that cue is diluted by still objects, other motions and centred starts.
+    shape_images: the chance that a batch is instead one-frame images of one still object each
+    (colour, shape, size, background and place drawn as in any scene, with the stream's captions):
+    where nothing but the words explains the object, as in `benchmarks/shape_learnability.py`,
+    whose probe learns the shape word from such images and the rest of the stream does not.
     caption_noise: the chance that a caption's sentence frame is disturbed (`parse.jostle_caption`:
     words without world meaning dropped, neutral words inserted; the world words kept).
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
@@ -97,6 +102,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         centred_motions=None,
         centred_start: str = "centre",
         mover_images: float = 0.0,
+        shape_images: float = 0.0,
         caption_noise: float = 0.0,
     ):
         super().__init__()
@@ -160,6 +166,9 @@ class WorldClips(torch.utils.data.IterableDataset):
         if mover_images > 0 and not self.mover_motions:
             raise RequestError(f"mover_images needs a straight-line motion among the motions "
                                f"({', '.join(vocab.LINEAR_MOTIONS)}), got {list(self.motions)}")
+        if not 0.0 <= shape_images <= 1.0:
+            raise RequestError(f"shape_images must be within [0, 1], got {shape_images}")
+        self.shape_images = float(shape_images)
         if not 0.0 <= caption_noise <= 1.0:
             raise RequestError(f"caption_noise must be within [0, 1], got {caption_noise}")
         self.caption_noise = float(caption_noise)
@@ -179,10 +188,13 @@ class WorldClips(torch.utils.data.IterableDataset):
         frames, height, width = self.shapes[shape_index]
         # drawn only when there is a share, so that streams without one stay as they were
         movers = frames > 1 and self.mover_images > 0 and rng.random() < self.mover_images
+        one_object = not movers and frames > 1 and self.shape_images > 0 and rng.random() < self.shape_images
         videos, captions, scenes, centred = [], [], [], []
         for _ in range(self.batch_sizes[shape_index]):
-            centred.append(not movers and frames > 1 and self.centred_share > 0 and rng.random() < self.centred_share)
-            scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1], mover_image=movers)
+            centred.append(not (movers or one_object) and frames > 1 and self.centred_share > 0
+                           and rng.random() < self.centred_share)
+            scene, text, pixels = self.sample(rng, 1 if one_object else frames, height, width, centred=centred[-1],
+                                              mover_image=movers, one_object=one_object)
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
@@ -195,12 +207,16 @@ class WorldClips(torch.utils.data.IterableDataset):
         return batch
 
     def sample(self, rng: np.random.Generator, frames: int, height: int, width: int, centred: bool = False,
-               mover_image: bool = False):
+               mover_image: bool = False, one_object: bool = False):
         """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape; centred: a clip of
         the centred share (one object with one of `centred_motions`); mover_image: only the first
-        frame (T = 1) of a clip of straight-line movers (see `mover_images`)."""
+        frame (T = 1) of a clip of straight-line movers (see `mover_images`); one_object: an image
+        (frames = 1) of one still object (see `shape_images`)."""
         seconds = frames / self.fps
-        if frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
+        if frames == 1 and one_object:
+            scene = sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0,
+                                 aspect=width / height, motions=("still",))
+        elif frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
                                  aspect=width / height, motions=("still",))
