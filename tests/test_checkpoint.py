@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,8 +189,12 @@ def test_resume_from_a_named_checkpoint_and_a_bad_one_is_an_error(tmp_path):
     from spacetime.train.checkpoint import CheckpointError
 
     train(toy_config(tmp_path, "train.steps=4", "train.checkpoint_every=2"), progress=False)
-    with pytest.raises(CheckpointError, match="no state.json"):
+    with pytest.raises(CheckpointError, match="missing does not exist"):
         train(toy_config(tmp_path, "train.steps=6"), resume=str(tmp_path / "checkpoints/missing"), progress=False)
+    (tmp_path / "checkpoints/step_000009").mkdir()  # a folder a killed writer left
+    with pytest.raises(CheckpointError, match="no state.json"):
+        train(toy_config(tmp_path, "train.steps=6"), resume=str(tmp_path / "checkpoints/step_000009"), progress=False)
+    shutil.rmtree(tmp_path / "checkpoints/step_000009")
     train(toy_config(tmp_path, "train.steps=6", "train.keep_checkpoints=5"), progress=False,
           resume=str(tmp_path / "checkpoints/step_000002"))
     records = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

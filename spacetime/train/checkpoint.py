@@ -186,6 +186,8 @@ class CheckpointManager:
     @staticmethod
     def verify(path: Path) -> dict:
         """state.json of a complete, uncorrupted checkpoint; raises CheckpointError saying what is wrong."""
+        if not path.is_dir():
+            raise CheckpointError(f"{path} does not exist; a run's checkpoints are its checkpoints/step_N folders")
         state_path = path / "state.json"
         if not state_path.is_file():
             raise CheckpointError(f"{path} has no state.json (unfinished write)")
