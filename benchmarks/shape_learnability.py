@@ -44,13 +44,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
 
 SHAPES = ("circle", "square", "triangle")
-# the DiT's text-reading weights, as configs/embedded_dit_anneal.toml freezes them
-TEXT_READING = ["text_embed.*", "pooled_text_embed.*", "blocks.*.cross.kv.*", "blocks.*.cross.k_norm"]
+WORLD_RUN_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "embedded_dit_anneal.toml"
+
+
+def text_reading_weights() -> list[str]:
+    """The DiT's text-reading weights, as the world runs freeze them (the config's train.freeze)."""
+    from spacetime.train.config import load_config
+
+    return list(load_config(WORLD_RUN_CONFIG).train.freeze)
 
 
 def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
@@ -185,7 +192,7 @@ def main() -> int:
     print(f"before: {before}")
     pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift,
                             object_weight=args.object_weight, edge_weight=args.edge_weight, captions=args.captions,
-                            synonyms=synonyms, freeze=TEXT_READING if args.freeze_text else None)
+                            synonyms=synonyms, freeze=text_reading_weights() if args.freeze_text else None)
     after = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     for level in args.restore_after or []:
         restored = read_shapes(pipe, args.samples, vary_all, args.sample_shift, restore=level)

@@ -193,8 +193,8 @@ class WorldClips(torch.utils.data.IterableDataset):
         for _ in range(self.batch_sizes[shape_index]):
             centred.append(not (movers or one_object) and frames > 1 and self.centred_share > 0
                            and rng.random() < self.centred_share)
-            scene, text, pixels = self.sample(rng, 1 if one_object else frames, height, width, centred=centred[-1],
-                                              mover_image=movers, one_object=one_object)
+            scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1], mover_image=movers,
+                                              one_object=one_object)
             videos.append(pixels)
             captions.append(text)
             scenes.append(scene.to_json())
@@ -211,11 +211,12 @@ class WorldClips(torch.utils.data.IterableDataset):
         """One (scene, caption, uint8 frames (T, H, W, 3)) of the given shape; centred: a clip of
         the centred share (one object with one of `centred_motions`); mover_image: only the first
         frame (T = 1) of a clip of straight-line movers (see `mover_images`); one_object: an image
-        (frames = 1) of one still object (see `shape_images`)."""
+        (T = 1) of one still object (see `shape_images`)."""
         seconds = frames / self.fps
-        if frames == 1 and one_object:
+        if one_object:
             scene = sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0,
                                  aspect=width / height, motions=("still",))
+            frames = 1
         elif frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
