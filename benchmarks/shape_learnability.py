@@ -6,6 +6,7 @@
                                             [--captions fixed|short|descriptive|framed|varied]
                                             [--shape-words own|synonyms] [--freeze-text]
                                             [--restore-after LEVEL ...] [--skip-before]
+                                            [--scenes probe|world] [--save FOLDER]
     python benchmarks/shape_learnability.py --restore 0.1 0.3 0.5 0.7 0.85 0.95 [--vary all] [--samples 60]
 
 Still 128x128 world scenes of one large red object on black at a random position, captioned
@@ -14,7 +15,7 @@ changes. The model folder's DiT (its other parts frozen) is trained for `--minut
 (rectified flow, batch 16, AdamW lr 1e-4, bf16 autocast, 10 % empty prompts, EMA 0.995), then
 `--samples` images are generated from its EMA with the folder's sampling defaults (a third per
 shape) and read by the world evaluator. The same reading before any training is printed first:
-the baseline. Nothing is saved. Last line: one JSON object.
+the baseline. Nothing is saved unless `--save` names a folder. Last line: one JSON object.
 
 With the full vocabulary (eight colours, three sizes, four backgrounds, motion) the embedded
 DiTs draw shapes at chance; if this probe moves them well above chance in minutes, the network
@@ -38,6 +39,11 @@ etc. one style); `--shape-words` names the shape by its own word or by the world
 `--freeze-text` keeps the text-reading weights as the world runs do
 (configs/embedded_dit_anneal.toml's train.freeze). `--restore-after LEVEL ...` also reads the trained
 model's restorations from those levels; `--skip-before` skips the reading before training.
+`--scenes world` trains on the stream's one-object images (`data.world_shape_images`: any of the
+world's backgrounds, the object placed anywhere) instead of the probe's object near the centre on
+black, grey or white; the readings stay the probe's. `--save FOLDER` writes a copy of the model
+folder with the trained DiT (its EMA), for the benchmarks that read a folder (`embedded_quality.py
+--image` reads its images in world scenes).
 """
 
 from __future__ import annotations
@@ -70,6 +76,13 @@ def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
         background = str(rng.choice(["black", "gray", "white"]))
     start = (float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.25, 0.25)))
     return Scene(background=background, objects=[SceneObject(color=color, shape=shape, size=size, start=start)])
+
+
+def world_scene(rng: np.random.Generator):
+    """One still object as the stream's one-object images draw it (WorldClips.sample, one_object)."""
+    from spacetime.world.scene import sample_scene
+
+    return sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0, aspect=1.0, motions=("still",))
 
 
 def prompt_of(scene, rng: np.random.Generator | None = None, style: str = "fixed", synonyms: bool = False) -> str:
@@ -112,7 +125,7 @@ def read_shapes(pipe, samples: int, vary_all: bool = False, shift: float | None 
 
 def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = False, seed: int = 0, lr: float = 1e-4,
           shift: float = 1.0, object_weight: float = 0.0, edge_weight: float = 0.0, captions: str = "fixed",
-          synonyms: bool = False, freeze: list | None = None):
+          synonyms: bool = False, freeze: list | None = None, world_scenes: bool = False):
     """Fine-tune pipe.dit on still scenes for `minutes`; returns (EMA model, steps)."""
     from _model_choice import finetune_for
 
@@ -129,6 +142,8 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
         if contrast:  # one scene in each shape: the draws after the shape are the same for all three
             seeds = rng.integers(0, 2**31, batch // len(SHAPES))
             scenes = [scene_of(shape, np.random.default_rng(int(g)), vary_all) for g in seeds for shape in SHAPES]
+        elif world_scenes:
+            scenes = [world_scene(rng) for _ in range(batch)]
         else:
             scenes = [scene_of(SHAPES[k], rng, vary_all) for k in rng.integers(0, len(SHAPES), batch)]
         video = torch.stack([frames_to_tensor(render(scene, 128, 128, 8.0, 1)) for scene in scenes])  # (B, 3, 1, H, W)
@@ -142,6 +157,19 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
         return loss
 
     return finetune_for(pipe.dit, minutes, batch_loss, log_every=100, lr=lr, freeze=freeze)
+
+
+def save_folder(pipe, model: str | None, out: Path) -> None:
+    """A copy of the model folder (the embedded one when None) with pipe.dit's weights as its DiT."""
+    import shutil
+
+    from spacetime.modelio import save_pretrained
+    from spacetime.pipeline import EMBEDDED
+
+    shutil.copytree(Path(model) if model else EMBEDDED, out)
+    shutil.rmtree(out / "dit")
+    save_pretrained(pipe.dit, pipe.dit.config, out / "dit")
+    print(f"wrote {out}", flush=True)
 
 
 def main() -> int:
@@ -168,10 +196,17 @@ def main() -> int:
     parser.add_argument("--restore-after", type=float, nargs="+", metavar="LEVEL",
                         help="after training, also read the scenes restored from these noise levels")
     parser.add_argument("--skip-before", action="store_true", help="do not read the model before training")
+    parser.add_argument("--scenes", choices=("probe", "world"), default="probe",
+                        help="training scenes: the probe's object near the centre, or the stream's one-object images")
+    parser.add_argument("--save", metavar="FOLDER", help="write the model folder with the trained DiT (its EMA) here")
     parser.add_argument("--restore", type=float, nargs="+", metavar="LEVEL",
                         help="train nothing; read the scenes sampled back from their renders noised to each level")
     args = parser.parse_args()
     vary_all = args.vary == "all"
+    if args.scenes == "world" and args.contrast:
+        parser.error("--contrast draws the probe's scenes; it cannot be used with --scenes world")
+    if args.save and Path(args.save).exists():
+        parser.error(f"--save {args.save} already exists; name a new folder")
     synonyms = (args.shape_words or ("own" if args.captions == "fixed" else "synonyms")) == "synonyms"
     torch.set_num_threads(args.threads)
 
@@ -192,7 +227,10 @@ def main() -> int:
     print(f"before: {before}")
     pipe.dit, steps = train(pipe, args.minutes, vary_all=vary_all, contrast=args.contrast, lr=args.lr, shift=args.shift,
                             object_weight=args.object_weight, edge_weight=args.edge_weight, captions=args.captions,
-                            synonyms=synonyms, freeze=text_reading_weights() if args.freeze_text else None)
+                            synonyms=synonyms, freeze=text_reading_weights() if args.freeze_text else None,
+                            world_scenes=args.scenes == "world")
+    if args.save:
+        save_folder(pipe, args.model, Path(args.save))
     after = read_shapes(pipe, args.samples, vary_all, args.sample_shift)
     for level in args.restore_after or []:
         restored = read_shapes(pipe, args.samples, vary_all, args.sample_shift, restore=level)
@@ -202,7 +240,7 @@ def main() -> int:
                       "vary": args.vary, "contrast": args.contrast, "lr": args.lr, "shift": args.shift,
                       "sample_shift": args.sample_shift, "object_weight": args.object_weight,
                       "edge_weight": args.edge_weight, "captions": args.captions, "shape_synonyms": synonyms,
-                      "freeze_text": args.freeze_text,
+                      "freeze_text": args.freeze_text, "scenes": args.scenes, "saved": args.save,
                       "before": before, "after": after}))
     return 0
 

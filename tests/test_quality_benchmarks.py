@@ -609,3 +609,25 @@ def test_pooled_text_distance_reports_every_style(pipe, tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report["same_scene"]) == set(report["retrieval"]) == {"random again", "framed", "paraphrase"}
     assert all(0.0 <= r <= 1.0 for r in report["retrieval"].values()) and report["neighbouring_scene"] > 0
+
+
+def test_shape_probe_world_scenes_and_saved_folder(tmp_path):
+    """shape_learnability --scenes world draws the stream's one-object images; --save writes a
+    folder that loads with the trained DiT's weights and the rest of the model as it was."""
+    sl = _load("shape_learnability")
+    scenes = [sl.world_scene(np.random.default_rng(i)) for i in range(30)]
+    assert all(len(s.objects) == 1 and s.objects[0].motion == "still" for s in scenes)
+    assert {s.objects[0].shape for s in scenes} == set(sl.SHAPES)
+    assert len({s.background for s in scenes}) >= 3  # the world's backgrounds, not the probe's black
+    folder = write_tiny_model_folder(tmp_path / "model")
+    trained = Pipeline.from_pretrained(folder)
+    with torch.no_grad():
+        for p in trained.dit.parameters():
+            p.add_(0.01)
+    sl.save_folder(trained, str(folder), tmp_path / "saved")
+    loaded = Pipeline.from_pretrained(tmp_path / "saved")
+    for (name, p), q in zip(trained.dit.state_dict().items(), loaded.dit.state_dict().values()):
+        assert torch.equal(p, q), name
+    original = Pipeline.from_pretrained(folder)
+    for p, q in zip(original.vae.state_dict().values(), loaded.vae.state_dict().values()):
+        assert torch.equal(p, q)

@@ -237,3 +237,14 @@ def test_shape_images_are_images_of_one_still_object_named_in_the_streams_captio
                                                          shape_images=0.0).batch(5)["video"])
     with pytest.raises(RequestError, match="shape_images must be"):
         WorldClips(SHAPES, shape_images=-0.1)
+
+
+def test_shape_image_batches_hold_their_own_number_of_images_and_clips_the_buckets():
+    batches = [b["video"].shape for b in _image_batches(["data.world_shape_images=0.5",
+                                                         "data.world_shape_image_batch=24"])]
+    assert batches and all(shape[:3] == (24, 3, 1) for shape in batches)
+    stream = WorldClips([(9, 32, 32)], batch_size=2, seed=3, shape_images=0.5, shape_image_batch=24)
+    sizes = {tuple(stream.batch(i)["video"].shape[:3]) for i in range(12)}
+    assert sizes == {(24, 3, 1), (2, 3, 9)}
+    with pytest.raises(RequestError, match="shape_image_batch must be >= 1"):
+        WorldClips(SHAPES, shape_images=0.5, shape_image_batch=0)

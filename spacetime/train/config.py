@@ -62,6 +62,7 @@ class DataConfig:
     world_caption_noise: float = 0.0  # world: chance a caption's frame words are dropped or padded (parse.jostle_caption)
     world_mover_images: float = 0.0  # world: chance a batch is first frames of straight-line movers, with their captions
     world_shape_images: float = 0.0  # world: chance a batch is images of one still object each (shape practice)
+    world_shape_image_batch: int = 0  # world: images in such a batch; 0 = data.batch_size (one frame is cheap)
     token_budget: int = 256  # real data: latent tokens per clip of the largest bucket
     aspect_ratios: list = field(default_factory=lambda: [2.0, 16 / 9, 4 / 3, 1.0, 3 / 4, 9 / 16, 0.5])
     frames: list = field(default_factory=lambda: [1, 9, 17, 33])  # real data: bucket lengths in frames

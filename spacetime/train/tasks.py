@@ -46,7 +46,8 @@ class WorldSource:
                                 centred_share=d.world_centred_share,
                                 centred_motions=tuple(d.world_centred_motions) or None,
                                 centred_start=d.world_centred_start, mover_images=d.world_mover_images,
-                                shape_images=d.world_shape_images, caption_noise=d.world_caption_noise,
+                                shape_images=d.world_shape_images, shape_image_batch=d.world_shape_image_batch or None,
+                                caption_noise=d.world_caption_noise,
                                 **chosen)
 
     def batch(self, index: int) -> dict:

@@ -74,6 +74,9 @@ class WorldClips(torch.utils.data.IterableDataset):
     (colour, shape, size, background and place drawn as in any scene, with the stream's captions):
     where nothing but the words explains the object, as in `benchmarks/shape_learnability.py`,
     whose probe learns the shape word from such images and the rest of the stream does not.
+    shape_image_batch: the number of images in such a batch (default: the bucket's batch size). One
+    frame costs a sixteenth or less of a clip, so a batch of them can hold many more scenes than a
+    clip batch in the same time.
     caption_noise: the chance that a caption's sentence frame is disturbed (`parse.jostle_caption`:
     words without world meaning dropped, neutral words inserted; the world words kept).
     pixels: "float" gives video in [-1, 1]; "uint8" gives the rendered bytes, a quarter of the
@@ -103,6 +106,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         centred_start: str = "centre",
         mover_images: float = 0.0,
         shape_images: float = 0.0,
+        shape_image_batch: int | None = None,
         caption_noise: float = 0.0,
     ):
         super().__init__()
@@ -169,6 +173,9 @@ class WorldClips(torch.utils.data.IterableDataset):
         if not 0.0 <= shape_images <= 1.0:
             raise RequestError(f"shape_images must be within [0, 1], got {shape_images}")
         self.shape_images = float(shape_images)
+        if shape_image_batch is not None and int(shape_image_batch) < 1:
+            raise RequestError(f"shape_image_batch must be >= 1, got {shape_image_batch}")
+        self.shape_image_batch = None if shape_image_batch is None else int(shape_image_batch)
         if not 0.0 <= caption_noise <= 1.0:
             raise RequestError(f"caption_noise must be within [0, 1], got {caption_noise}")
         self.caption_noise = float(caption_noise)
@@ -190,7 +197,8 @@ class WorldClips(torch.utils.data.IterableDataset):
         movers = frames > 1 and self.mover_images > 0 and rng.random() < self.mover_images
         one_object = not movers and frames > 1 and self.shape_images > 0 and rng.random() < self.shape_images
         videos, captions, scenes, centred = [], [], [], []
-        for _ in range(self.batch_sizes[shape_index]):
+        size = self.shape_image_batch if one_object and self.shape_image_batch else self.batch_sizes[shape_index]
+        for _ in range(size):
             centred.append(not (movers or one_object) and frames > 1 and self.centred_share > 0
                            and rng.random() < self.centred_share)
             scene, text, pixels = self.sample(rng, frames, height, width, centred=centred[-1], mover_image=movers,
