@@ -79,10 +79,10 @@ def scene_of(shape: str, rng: np.random.Generator, vary_all: bool = False):
 
 
 def world_scene(rng: np.random.Generator):
-    """One still object as the stream's one-object images draw it (WorldClips.sample, one_object)."""
-    from spacetime.world.scene import sample_scene
+    """One still object as the stream's one-object images draw it, in a square frame."""
+    from spacetime.world.dataset import one_object_scene
 
-    return sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0, aspect=1.0, motions=("still",))
+    return one_object_scene(rng, aspect=1.0)
 
 
 def prompt_of(scene, rng: np.random.Generator | None = None, style: str = "fixed", synonyms: bool = False) -> str:
@@ -160,15 +160,14 @@ def train(pipe, minutes: float, *, vary_all: bool = False, contrast: bool = Fals
 
 
 def save_folder(pipe, model: str | None, out: Path) -> None:
-    """A copy of the model folder (the embedded one when None) with pipe.dit's weights as its DiT."""
-    import shutil
-
-    from spacetime.modelio import save_pretrained
+    """The model folder (the embedded one when None) written again with pipe.dit as its DiT: its
+    index (text encoder, defaults) and pipe.vae, through the exporter's `write_model_folder`."""
+    from spacetime.model_folder import read_model_index, write_model_folder
     from spacetime.pipeline import EMBEDDED
 
-    shutil.copytree(Path(model) if model else EMBEDDED, out)
-    shutil.rmtree(out / "dit")
-    save_pretrained(pipe.dit, pipe.dit.config, out / "dit")
+    index = read_model_index(Path(model) if model else EMBEDDED)
+    write_model_folder(out, vae=pipe.vae, dit=pipe.dit, text_encoder=index["text_encoder"],
+                       text_word_embeddings=index["text_word_embeddings"], defaults=index["defaults"])
     print(f"wrote {out}", flush=True)
 
 

@@ -38,6 +38,12 @@ DEFAULT_SHAPES: tuple[tuple[int, int, int], ...] = (
 )
 
 
+def one_object_scene(rng: np.random.Generator, aspect: float = 1.0):
+    """One still object, its colour, shape, size, background and place drawn as in any scene: the
+    scene of a `shape_images` batch (also `benchmarks/shape_learnability.py --scenes world`)."""
+    return sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0, aspect=aspect, motions=("still",))
+
+
 def _worker() -> tuple[int, int]:
     info = torch.utils.data.get_worker_info()
     return (0, 1) if info is None else (info.id, info.num_workers)
@@ -222,9 +228,7 @@ class WorldClips(torch.utils.data.IterableDataset):
         (T = 1) of one still object (see `shape_images`)."""
         seconds = frames / self.fps
         if one_object:
-            scene = sample_scene(rng, num_objects=(1, 1), scenarios=("single",), seconds=0.0,
-                                 aspect=width / height, motions=("still",))
-            frames = 1
+            scene, frames = one_object_scene(rng, width / height), 1
         elif frames == 1:  # an image: nothing moves, no pan, so the caption says what is seen
             image_scenarios = [s for s in self.scenarios if s in ("single", "multi", "pillar")] or ["single"]
             scene = sample_scene(rng, num_objects=self.num_objects, scenarios=image_scenarios, seconds=0.0,
